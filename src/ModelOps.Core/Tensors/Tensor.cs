@@ -1,0 +1,155 @@
+using System.Text;
+using ModelOps.Core.Errors;
+using ModelOps.Core.Protos;
+
+namespace ModelOps.Core.Tensors;
+
+/// <summary>
+/// The one tensor type the whole core shares: a dtype, a dense row-major shape and a typed array
+/// (float[] for float32, long[] for int64, byte[][] for strings ... see <see cref="DataTypes.StorageType"/>).
+/// Complex tensors store interleaved real/imaginary pairs. Tensors are treated as immutable once built.
+/// </summary>
+public sealed class Tensor
+{
+    private static readonly int[] ScalarShape = Array.Empty<int>();
+
+    public Tensor(DataType dtype, int[] shape, Array data)
+    {
+        DType = dtype.Base();
+        Shape = shape;
+        Data = data;
+        long n = ElementCount(shape);
+        if (data.Length != n * DType.Lanes())
+            throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData,
+                $"A {DType.Name()} tensor of shape {FormatShape(shape)} needs {n} elements but {data.Length} were given.");
+        var expected = DType.StorageType();
+        var actual = data.GetType().GetElementType();
+        if (expected != typeof(object) && actual != expected)
+            throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData,
+                $"A {DType.Name()} tensor stores {expected.Name}[], not {actual?.Name}[].");
+    }
+
+    public DataType DType { get; }
+    public int[] Shape { get; }
+    public Array Data { get; }
+    public int Rank => Shape.Length;
+    public int Length => Data.Length / DType.Lanes();
+
+    public T[] As<T>() => Data as T[] ?? throw new InvalidCastException(
+        $"Tensor of {DType.Name()} stores {Data.GetType().Name}, not {typeof(T).Name}[].");
+
+    public Span<T> Span<T>() => As<T>();
+
+    public static Tensor Create<T>(T[] data, params int[] shape) => new(DataTypes.FromClr(typeof(T)), shape, data);
+
+    public static Tensor Scalar<T>(T value) => new(DataTypes.FromClr(typeof(T)), ScalarShape, new[] { value });
+
+    public static Tensor FromStrings(IEnumerable<string> values, params int[] shape) =>
+        new(DataType.DtString, shape, values.Select(v => Encoding.UTF8.GetBytes(v)).ToArray());
+
+    /// <summary>A zero-filled tensor (empty byte strings for DT_STRING).</summary>
+    public static Tensor Zeros(DataType dtype, int[] shape)
+    {
+        long n = ElementCount(shape) * dtype.Lanes();
+        var st = dtype.StorageType();
+        Array data = Array.CreateInstance(st, n);
+        if (st == typeof(byte[]))
+        {
+            var s = (byte[][])data;
+            for (int i = 0; i < s.Length; i++) s[i] = Array.Empty<byte>();
+        }
+        return new Tensor(dtype, shape, data);
+    }
+
+    public Tensor Reshape(params int[] shape) => new(DType, shape, Data);
+
+    public static long ElementCount(ReadOnlySpan<int> shape)
+    {
+        long n = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0) throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData, $"Tensor dimension {d} is negative.");
+            n *= d;
+        }
+        return n;
+    }
+
+    public static string FormatShape(IReadOnlyList<int> shape) => "[" + string.Join(",", shape) + "]";
+
+    public static string FormatShape(IReadOnlyList<long> shape) =>
+        "[" + string.Join(",", shape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>Element i converted to double (numeric and bool tensors).</summary>
+    public double GetDouble(int i) => Data switch
+    {
+        float[] a => a[i],
+        double[] a => a[i],
+        Half[] a => (double)a[i],
+        sbyte[] a => a[i],
+        byte[] a => a[i],
+        short[] a => a[i],
+        ushort[] a when DType == DataType.DtBfloat16 => BFloat16ToSingle(a[i]),
+        ushort[] a => a[i],
+        int[] a => a[i],
+        uint[] a => a[i],
+        long[] a => a[i],
+        ulong[] a => a[i],
+        bool[] a => a[i] ? 1 : 0,
+        _ => throw new InvalidCastException($"{DType.Name()} elements are not numbers."),
+    };
+
+    /// <summary>Element i as a 64-bit integer (integer and bool tensors; float tensors truncate).</summary>
+    public long GetInt64(int i) => Data switch
+    {
+        int[] a => a[i],
+        long[] a => a[i],
+        sbyte[] a => a[i],
+        byte[] a => a[i],
+        short[] a => a[i],
+        ushort[] a => a[i],
+        uint[] a => a[i],
+        ulong[] a => (long)a[i],
+        bool[] a => a[i] ? 1 : 0,
+        _ => (long)GetDouble(i),
+    };
+
+    /// <summary>All elements as long (for shape-like tensors).</summary>
+    public long[] ToInt64Array()
+    {
+        var r = new long[Length];
+        for (int i = 0; i < r.Length; i++) r[i] = GetInt64(i);
+        return r;
+    }
+
+    public int[] ToInt32Array()
+    {
+        var r = new int[Length];
+        for (int i = 0; i < r.Length; i++) r[i] = checked((int)GetInt64(i));
+        return r;
+    }
+
+    public static float BFloat16ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
+    public static ushort SingleToBFloat16(float f)
+    {
+        int bits = BitConverter.SingleToInt32Bits(f);
+        if (float.IsNaN(f)) return 0x7FC0;
+        int rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
+    /// <summary>Exact equality of dtype, shape and every element (bitwise for floats; NaN equals NaN).</summary>
+    public bool ContentEquals(Tensor other)
+    {
+        if (DType != other.DType || !Shape.AsSpan().SequenceEqual(other.Shape)) return false;
+        return (Data, other.Data) switch
+        {
+            (float[] a, float[] b) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.AsSpan())),
+            (double[] a, double[] b) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.AsSpan())),
+            (byte[][] a, byte[][] b) => a.Length == b.Length && a.Zip(b).All(p => p.First.AsSpan().SequenceEqual(p.Second)),
+            _ => TensorBytes.ToBytes(this).AsSpan().SequenceEqual(TensorBytes.ToBytes(other)),
+        };
+    }
+
+    public override string ToString() => $"{DType.Name()}{FormatShape(Shape)}";
+}
