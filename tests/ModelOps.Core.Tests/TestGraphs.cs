@@ -28,6 +28,25 @@ internal static class TestGraphs
         return r;
     }
 
+    /// <summary>Runs one node of <paramref name="op"/> on constant inputs; returns its outputs 0..outputs-1.</summary>
+    public static Tensor[] RunOp(string op, Tensor[] inputs, Dictionary<string, AttrValue>? attrs = null, int outputs = 1)
+    {
+        var b = new GraphBuilder();
+        var names = new string[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++) names[i] = b.Const($"in{i}", inputs[i]).Name;
+        b.Add("op", op, names, attrs);
+        var fetches = Enumerable.Range(0, outputs).Select(i => $"op:{i}").ToArray();
+        using var s = new GraphSession(b.Graph, fetches, null, Registry);
+        var r = s.Run(new Dictionary<string, Tensor>());
+        return fetches.Select(f => r[f]).ToArray();
+    }
+
+    public static Tensor Run1(string op, params Tensor[] inputs) => RunOp(op, inputs)[0];
+
+    public static Tensor T(float[] v, params int[] shape) => Tensor.Create(v, shape);
+    public static Tensor I(int[] v, params int[] shape) => Tensor.Create(v, shape);
+    public static Tensor L(long[] v, params int[] shape) => Tensor.Create(v, shape);
+
     public static GraphSession Session(GraphBuilder b, params string[] outputs) =>
         new(b.Graph, outputs.Length == 0 ? null : outputs, null, Registry);
 

@@ -59,19 +59,20 @@ public sealed class Comparison : OpFamily
         var ib = DataMovement.BroadcastIndex(b.Shape, shape);
         var o = new bool[n];
         bool eqOnly = typeof(P) == typeof(Eq) || typeof(P) == typeof(Ne);
-        switch (a.Data, b.Data)
+        // Dispatch on dtype: the CLR lets byte[] match sbyte[] (and the other same-size pairs).
+        switch (a.DType is DataType.DtUint8 or DataType.DtUint16 or DataType.DtUint32 or DataType.DtUint64 ? (Unsigned(a.Data), Unsigned(b.Data)) : (a.Data, b.Data))
         {
             case (float[] x, float[] y): Run<float, P>(x, y, ia, ib, o); break;
             case (double[] x, double[] y): Run<double, P>(x, y, ia, ib, o); break;
             case (Half[] x, Half[] y): Run<Half, P>(x, y, ia, ib, o); break;
+            case (UnsignedBox<byte> x, UnsignedBox<byte> y): Run<byte, P>(x.Data, y.Data, ia, ib, o); break;
+            case (UnsignedBox<ushort> x, UnsignedBox<ushort> y): Run<ushort, P>(x.Data, y.Data, ia, ib, o); break;
+            case (UnsignedBox<uint> x, UnsignedBox<uint> y): Run<uint, P>(x.Data, y.Data, ia, ib, o); break;
+            case (UnsignedBox<ulong> x, UnsignedBox<ulong> y): Run<ulong, P>(x.Data, y.Data, ia, ib, o); break;
             case (sbyte[] x, sbyte[] y): Run<sbyte, P>(x, y, ia, ib, o); break;
-            case (byte[] x, byte[] y): Run<byte, P>(x, y, ia, ib, o); break;
             case (short[] x, short[] y): Run<short, P>(x, y, ia, ib, o); break;
-            case (ushort[] x, ushort[] y): Run<ushort, P>(x, y, ia, ib, o); break;
             case (int[] x, int[] y): Run<int, P>(x, y, ia, ib, o); break;
-            case (uint[] x, uint[] y): Run<uint, P>(x, y, ia, ib, o); break;
             case (long[] x, long[] y): Run<long, P>(x, y, ia, ib, o); break;
-            case (ulong[] x, ulong[] y): Run<ulong, P>(x, y, ia, ib, o); break;
             case (bool[] x, bool[] y) when eqOnly:
                 for (int i = 0; i < n; i++) o[i] = (x[ia?[i] ?? i] == y[ib?[i] ?? i]) == (typeof(P) == typeof(Eq));
                 break;
@@ -82,6 +83,17 @@ public sealed class Comparison : OpFamily
         }
         ctx.SetOutput(0, new Tensor(DataType.DtBool, shape, o));
     }
+
+    private static object Unsigned(Array a) => a switch
+    {
+        byte[] x => new UnsignedBox<byte>(x),
+        ushort[] x => new UnsignedBox<ushort>(x),
+        uint[] x => new UnsignedBox<uint>(x),
+        ulong[] x => new UnsignedBox<ulong>(x),
+        _ => a,
+    };
+
+    private sealed record UnsignedBox<T>(T[] Data);
 
     private static void Run<T, P>(T[] x, T[] y, int[]? ix, int[]? iy, bool[] o)
         where T : IComparisonOperators<T, T, bool> where P : struct, IPredicate
