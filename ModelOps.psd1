@@ -8,6 +8,7 @@
     Description          = 'Takes trained TensorFlow models to deployment: inspect, freeze, optimize, convert to TFLite/ONNX and run them, from PowerShell.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    RequiredAssemblies   = @('module/bin/ModelOps.Core.dll')
     FormatsToProcess     = @('module/ModelOps.Format.ps1xml')
     CmdletsToExport      = @('Get-TfModel', 'Export-FrozenGraph')
     FunctionsToExport    = @()

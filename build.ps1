@@ -17,7 +17,10 @@ param(
     [string] $Configuration = 'Release',
 
     # Passed to `dotnet test --filter` (xunit) and used as Pester's -FullNameFilter when given.
-    [string] $Filter
+    [string] $Filter,
+
+    # Extra arguments for the benchmark program (Bench task), e.g. -BenchArgs gemm
+    [string[]] $BenchArgs = @()
 )
 
 $ErrorActionPreference = 'Stop'
@@ -35,15 +38,14 @@ $Root = $PSScriptRoot
 $ModuleBin = Join-Path $Root 'module/bin'
 $Artifacts = Join-Path $Root 'artifacts'
 
-function Invoke-Dotnet {
-    param([Parameter(ValueFromRemainingArguments)] [string[]] $Arguments)
+function Invoke-Dotnet([string[]] $Arguments) {
     & dotnet @Arguments
     if ($LASTEXITCODE -ne 0) { throw "dotnet $($Arguments -join ' ') failed with exit code $LASTEXITCODE." }
 }
 
 function Invoke-BuildTask {
     Write-Host "== Build ($Configuration)"
-    Invoke-Dotnet build (Join-Path $Root 'ModelOps.sln') -c $Configuration --nologo -v:q '-clp:NoSummary;ErrorsOnly'
+    Invoke-Dotnet @('build', (Join-Path $Root 'ModelOps.sln'), '-c', $Configuration, '--nologo', '-v:q', '-clp:NoSummary;ErrorsOnly')
     # Lay the module payload where ModelOps.psd1 expects it.
     $out = Join-Path $Root "src/ModelOps.PowerShell/bin/$Configuration/net8.0"
     if (Test-Path $ModuleBin) { Remove-Item $ModuleBin -Recurse -Force }
@@ -52,9 +54,22 @@ function Invoke-BuildTask {
     Write-Host "Module ready: Import-Module ./ModelOps.psd1"
 }
 
+# The command that starts a child pwsh like this one: pwsh itself, or `dotnet <pwsh.dll>` for the local tool.
+function Get-PwshCommand {
+    $exe = [Environment]::ProcessPath
+    if ((Split-Path -Leaf $exe) -like 'dotnet*') { return @($exe, (Join-Path $PSHOME 'pwsh.dll')) }
+    return @($exe)
+}
+
+function Invoke-ChildPwsh([string[]] $Arguments) {
+    $cmd = @(Get-PwshCommand)
+    $rest = @($cmd | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $Arguments
+    & $cmd[0] @rest
+}
+
 function Get-PesterModulePath {
     $proj = Join-Path $Root 'tests/tools/PesterDownload.csproj'
-    Invoke-Dotnet restore $proj --nologo -v:q
+    Invoke-Dotnet @('restore', $proj, '--nologo', '-v:q')
     $packages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
     $psd1 = Join-Path $packages.Trim() 'pester/5.7.1/tools/Pester.psd1'
     if (-not (Test-Path $psd1)) { throw "Pester was restored but $psd1 is missing." }
@@ -64,10 +79,12 @@ function Get-PesterModulePath {
 function Read-TrxCounters([string] $Path) {
     [xml] $trx = Get-Content -Raw -LiteralPath $Path
     $c = $trx.TestRun.ResultSummary.Counters
+    $failed = [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
+    # Skipped tests are neither passed nor failed; the trx "notExecuted" counter is not always set for them.
     [pscustomobject]@{
         Passed  = [int] $c.passed
-        Failed  = [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
-        Skipped = [int] $c.notExecuted
+        Failed  = $failed
+        Skipped = [int] $c.total - [int] $c.passed - $failed
     }
 }
 
@@ -117,8 +134,7 @@ $r = Invoke-Pester -Configuration $cfg
     $scriptFile = Join-Path $results 'run-pester.ps1'
     $resultFile = Join-Path $results 'pester.json'
     Set-Content -LiteralPath $scriptFile -Value $pesterScript
-    $pwsh = (Get-Process -Id $PID).Path
-    & $pwsh -NoProfile -NonInteractive -File $scriptFile -PesterPath $pester -TestsPath (Join-Path $Root 'tests/pester') -Filter "$Filter" -ResultFile $resultFile
+    Invoke-ChildPwsh @('-File', $scriptFile, '-PesterPath', $pester, '-TestsPath', (Join-Path $Root 'tests/pester'), '-Filter', "$Filter", '-ResultFile', $resultFile)
     if (Test-Path $resultFile) {
         $p = Get-Content -Raw $resultFile | ConvertFrom-Json
         Write-Host "Pester: $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped"
@@ -136,15 +152,14 @@ $r = Invoke-Pester -Configuration $cfg
 
 function Invoke-DemoTask {
     Invoke-BuildTask
-    $pwsh = (Get-Process -Id $PID).Path
-    & $pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/demo/Demo.ps1')
+    Invoke-ChildPwsh @('-File', (Join-Path $Root 'tests/demo/Demo.ps1'))
     if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)." }
 }
 
 function Invoke-BenchTask {
     Invoke-BuildTask
     $proj = Join-Path $Root 'tests/ModelOps.Benchmarks/ModelOps.Benchmarks.csproj'
-    Invoke-Dotnet run --project $proj -c Release --no-build -- @args
+    Invoke-Dotnet (@('run', '--project', $proj, '-c', $Configuration, '--no-build', '--') + $BenchArgs)
 }
 
 switch ($Task) {
@@ -154,6 +169,6 @@ switch ($Task) {
     'Bench' { Invoke-BenchTask }
     'Clean' {
         foreach ($d in @($ModuleBin, $Artifacts)) { if (Test-Path $d) { Remove-Item $d -Recurse -Force } }
-        Invoke-Dotnet clean (Join-Path $Root 'ModelOps.sln') -c $Configuration --nologo -v:q
+        Invoke-Dotnet @('clean', (Join-Path $Root 'ModelOps.sln'), '-c', $Configuration, '--nologo', '-v:q')
     }
 }

@@ -8,6 +8,12 @@ public sealed record TensorSpec(string Name, string DType, long[]? Shape)
     public string ShapeText => Shape is null ? "<unknown>" : "[" + string.Join(",", Shape.Select(d => d < 0 ? "?" : d.ToString(CultureInfo.InvariantCulture))) + "]";
 
     public override string ToString() => $"{Name} {DType}{ShapeText}";
+
+    public bool Equals(TensorSpec? other) =>
+        other is not null && Name == other.Name && DType == other.DType &&
+        (Shape is null ? other.Shape is null : other.Shape is not null && Shape.AsSpan().SequenceEqual(other.Shape));
+
+    public override int GetHashCode() => HashCode.Combine(Name, DType, Shape?.Length ?? -1);
 }
 
 /// <summary>One SignatureDef of a MetaGraph / SavedModel (or a TFLite signature).</summary>

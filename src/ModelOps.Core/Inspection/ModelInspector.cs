@@ -99,7 +99,7 @@ public static class ModelInspector
 
         var variables = graph.Node.Where(n => VariableOps.Contains(n.Op)).ToList();
         long parameters = variables.Count > 0
-            ? variables.Sum(v => Elements(AttrShape(v, "shape")))
+            ? variables.Where(v => !v.Attr.TryGetValue("dtype", out var vt) || vt.Type.IsNumeric()).Sum(v => Elements(AttrShape(v, "shape")))
             : graph.Node.Where(n => n.Op == "Const" && n.Attr.TryGetValue("dtype", out var dt) && dt.Type.IsFloating())
                 .Sum(n => n.Attr.TryGetValue("value", out var val) && val.Tensor is { } t ? Elements(TensorProtoCodec.ToPartialShape(t.TensorShape)) : 0);
 

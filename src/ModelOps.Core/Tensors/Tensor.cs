@@ -80,37 +80,32 @@ public sealed class Tensor
         "[" + string.Join(",", shape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
 
     /// <summary>Element i converted to double (numeric and bool tensors).</summary>
-    public double GetDouble(int i) => Data switch
+    public double GetDouble(int i) => DType switch
     {
-        float[] a => a[i],
-        double[] a => a[i],
-        Half[] a => (double)a[i],
-        sbyte[] a => a[i],
-        byte[] a => a[i],
-        short[] a => a[i],
-        ushort[] a when DType == DataType.DtBfloat16 => BFloat16ToSingle(a[i]),
-        ushort[] a => a[i],
-        int[] a => a[i],
-        uint[] a => a[i],
-        long[] a => a[i],
-        ulong[] a => a[i],
-        bool[] a => a[i] ? 1 : 0,
-        _ => throw new InvalidCastException($"{DType.Name()} elements are not numbers."),
+        // Switch on the dtype, not the array type: the CLR lets byte[] pass as sbyte[] (ushort[] as short[] ...).
+        DataType.DtFloat => ((float[])Data)[i],
+        DataType.DtDouble => ((double[])Data)[i],
+        DataType.DtHalf => (double)((Half[])Data)[i],
+        DataType.DtBfloat16 => BFloat16ToSingle(((ushort[])Data)[i]),
+        DataType.DtComplex64 => ((float[])Data)[2 * i],
+        DataType.DtComplex128 => ((double[])Data)[2 * i],
+        _ => GetInt64(i),
     };
 
     /// <summary>Element i as a 64-bit integer (integer and bool tensors; float tensors truncate).</summary>
-    public long GetInt64(int i) => Data switch
+    public long GetInt64(int i) => DType switch
     {
-        int[] a => a[i],
-        long[] a => a[i],
-        sbyte[] a => a[i],
-        byte[] a => a[i],
-        short[] a => a[i],
-        ushort[] a => a[i],
-        uint[] a => a[i],
-        ulong[] a => (long)a[i],
-        bool[] a => a[i] ? 1 : 0,
-        _ => (long)GetDouble(i),
+        DataType.DtInt8 or DataType.DtQint8 => ((sbyte[])Data)[i],
+        DataType.DtUint8 or DataType.DtQuint8 => ((byte[])Data)[i],
+        DataType.DtInt16 or DataType.DtQint16 => ((short[])Data)[i],
+        DataType.DtUint16 or DataType.DtQuint16 => ((ushort[])Data)[i],
+        DataType.DtInt32 or DataType.DtQint32 => ((int[])Data)[i],
+        DataType.DtUint32 => ((uint[])Data)[i],
+        DataType.DtInt64 => ((long[])Data)[i],
+        DataType.DtUint64 => (long)((ulong[])Data)[i],
+        DataType.DtBool => ((bool[])Data)[i] ? 1 : 0,
+        DataType.DtFloat or DataType.DtDouble or DataType.DtHalf or DataType.DtBfloat16 => (long)GetDouble(i),
+        _ => throw new InvalidCastException($"{DType.Name()} elements are not numbers."),
     };
 
     /// <summary>All elements as long (for shape-like tensors).</summary>
