@@ -1,4 +1,8 @@
-#Requires -Modules Pester
+BeforeDiscovery {
+    $corpusRoot = if ($env:MODELOPS_CORPUS) { $env:MODELOPS_CORPUS } else { Join-Path $PSScriptRoot '../../../shared/corpus' }
+    $hasCorpus = Test-Path (Join-Path $corpusRoot 'tf')
+}
+
 BeforeAll {
     $repo = Resolve-Path (Join-Path $PSScriptRoot '../..')
     Import-Module (Join-Path $repo 'ModelOps.psd1') -Force
@@ -121,7 +125,7 @@ Describe 'Export-FrozenGraph' {
         ($info.Variables | Where-Object Name -eq 'dense/kernel').ShapeText | Should -Be '[3,2]'
     }
 
-    It 'freezes a TF2 SavedModel from the corpus with signature names' -Skip:(-not (Test-Path (Join-Path $corpus 'tf'))) {
+    It 'freezes a TF2 SavedModel from the corpus with signature names' -Skip:(-not $hasCorpus) {
         $sm = Join-Path $corpus 'tf/savedmodel--tfserving-half_plus_two-family/saved_model_half_plus_two_tf2_cpu/00000123'
         $out = Join-Path $work 'hpt2.pb'
         $r = Export-FrozenGraph -SavedModel $sm -OutputPath $out
