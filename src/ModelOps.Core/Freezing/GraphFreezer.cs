@@ -130,6 +130,11 @@ public static class GraphFreezer
                 "The graph has no signature naming its outputs; pass -OutputNode." + (sinks.Count > 0 ? $" Candidate output nodes (sinks): {string.Join(", ", sinks.Take(12))}." : ""));
         }
 
+        // Signature inputs that are intermediate tensors (TF1 serving graphs feed e.g. the Identity after
+        // ParseExample) become Placeholders, so the frozen graph starts where the signature starts.
+        if (sig is not null && renameSignature) { sig = sig.Clone(); CutAtSignatureInputs(graph, sig); }
+        tf = new TfGraph(graph);
+
         // 2. Variable → checkpoint key maps (computed on the full graph, before pruning).
         var saverMap = SaverMap(tf);
         var objectMap = reader is not null && meta?.ObjectGraphDef is { Nodes.Count: > 0 } && reader.Contains(ObjectGraphKey)
@@ -506,6 +511,42 @@ public static class GraphFreezer
                 name = key;
             }
             outputSpecs.Add(new TensorSpec(name, info?.Dtype.Base().Name() ?? "?", info is null ? null : TensorProtoCodec.ToPartialShape(info.TensorShape)));
+        }
+    }
+
+    private static void CutAtSignatureInputs(GraphDef graph, SignatureDef sig)
+    {
+        var byName = graph.Node.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        foreach (var kv in sig.Inputs.ToList())
+        {
+            if (string.IsNullOrEmpty(kv.Value.Name)) continue;
+            var tn = TensorName.Parse(kv.Value.Name);
+            if (!byName.TryGetValue(tn.Node, out var node) || node.Op is "Placeholder" or "PlaceholderV2") continue;
+            var attrs = new Dictionary<string, AttrValue> { ["dtype"] = Attr.Type(kv.Value.Dtype.Base()) };
+            if (kv.Value.TensorShape is not null) attrs["shape"] = new AttrValue { Shape = kv.Value.TensorShape.Clone() };
+            bool onlyFirst = tn.Index == 0 && !graph.Node.Any(n => n.Input.Any(i => { var x = TensorName.Parse(i); return !x.IsControl && x.Node == node.Name && x.Index != 0; }));
+            if (onlyFirst && node.Op != "PlaceholderWithDefault")
+            {
+                node.Op = "Placeholder";
+                node.Input.Clear();
+                node.Attr.Clear();
+                foreach (var a in attrs) node.Attr[a.Key] = a.Value;
+                continue;
+            }
+            if (node.Op == "PlaceholderWithDefault" && tn.Index == 0) continue; // already an input; feeding it is fine
+            string name = node.Name + "/input";
+            while (byName.ContainsKey(name)) name += "_";
+            var ph = new NodeDef { Name = name, Op = "Placeholder" };
+            foreach (var a in attrs) ph.Attr[a.Key] = a.Value;
+            graph.Node.Add(ph);
+            byName[name] = ph;
+            foreach (var n in graph.Node)
+                for (int i = 0; i < n.Input.Count; i++)
+                {
+                    var x = TensorName.Parse(n.Input[i]);
+                    if (!x.IsControl && x.Node == tn.Node && x.Index == tn.Index) n.Input[i] = name;
+                }
+            sig.Inputs[kv.Key] = new TensorInfo(kv.Value) { Name = name + ":0" };
         }
     }
 

@@ -123,3 +123,43 @@ public sealed class CheckpointFreezeCorpusTests
         Assert.Equal(variablesFrozen, compared);
     }
 }
+
+public sealed class CheckpointFreezeStructureTests
+{
+    /// <summary>half_plus_two (TF1 and TF2): the frozen graph computes y = Add(Mul(a, x), b) with a = 0.5, b = 2 as constants.</summary>
+    [SkippableTheory]
+    [InlineData("savedmodel--tfserving-half_plus_two-family/saved_model_half_plus_two_cpu/00000123", 2f)]
+    [InlineData("savedmodel--tfserving-half_plus_two-family/saved_model_half_plus_two_tf2_cpu/00000123", 2f)]
+    [InlineData("savedmodel--tfserving-half_plus_two-family/saved_model_half_plus_three/00000123", 3f)]
+    public void Half_plus_two_family_freezes_to_half_x_plus_constant(string dir, float plus)
+    {
+        Skip.If(Corpus.Root is null, "corpus not found");
+        var r = GraphFreezer.FreezeSavedModel(Corpus.Path("tf", dir), new FreezeOptions());
+        Assert.Equal("x", r.Inputs.Single().Name);
+        Assert.Equal("y", r.Outputs.Single().Name);
+        var g = new TfGraph(r.Graph);
+        Assert.Contains(g.Get("x").Op, new[] { "Placeholder", "PlaceholderWithDefault" });
+        // Walk from y through Identity nodes to the Add.
+        float Value(string input)
+        {
+            var n = g.Get(TensorName.Parse(input).Node);
+            while (n.Op == "Identity") n = g.Get(TensorName.Parse(n.Input[0]).Node);
+            Assert.Equal("Const", n.Op);
+            return TensorProtoCodec.Decode(n.Attr["value"].Tensor).As<float>()[0];
+        }
+        NodeDef Skip1(string input)
+        {
+            var n = g.Get(TensorName.Parse(input).Node);
+            while (n.Op == "Identity") n = g.Get(TensorName.Parse(n.Input[0]).Node);
+            return n;
+        }
+        var add = Skip1("y");
+        Assert.Contains(add.Op, new[] { "Add", "AddV2" });
+        var mul = new[] { add.Input[0], add.Input[1] }.Select(Skip1).Single(n => n.Op == "Mul");
+        var bias = new[] { add.Input[0], add.Input[1] }.Single(i => Skip1(i).Op == "Const");
+        Assert.Equal(plus, Value(bias));
+        var scale = mul.Input.Single(i => Skip1(i).Op == "Const");
+        Assert.Equal(0.5f, Value(scale));
+        Assert.Contains(mul.Input, i => Skip1(i).Name == "x");
+    }
+}
