@@ -9,7 +9,7 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/ModelOps.Format.ps1xml')
-    CmdletsToExport      = @('Get-TfModel')
+    CmdletsToExport      = @('Get-TfModel', 'Invoke-TfInference')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
