@@ -47,6 +47,10 @@ public sealed class TfLiteSession : IDisposable
         {
             if (t.IsSparse)
                 throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.NotImplemented, $"Tensor '{t.Name}' of '{model.Path}' is sparse; sparse weights are not supported.", model.Path);
+            if (t.Shape.Aggregate(1L, (a, d) => a * d) > int.MaxValue / 16)
+                throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.NotImplemented, $"Tensor '{t.Name}' of '{model.Path}' has shape [{string.Join(",", t.Shape)}], too large for the managed interpreter.", model.Path);
+            if (t.DType is DataType.DtInvalid)
+                throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.NotImplemented, $"Tensor '{t.Name}' of '{model.Path}' has type {t.DTypeName}, which the interpreter cannot hold.", model.Path);
             var data = model.TensorData(t);
             if (data.Length > 0) _constants[t.Index] = Decode(t, data);
             else if (t.IsVariable) _state[t.Index] = Tensor.Zeros(t.DType, t.Shape);
@@ -103,7 +107,16 @@ public sealed class TfLiteSession : IDisposable
         for (int o = 0; o < _kernels.Length; o++)
         {
             var ctx = new OpContext(Model, _graph, _graph.Operators[o], values, this);
-            _kernels[o](ctx);
+            try
+            {
+                _kernels[o](ctx);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or InvalidCastException or IndexOutOfRangeException or ArgumentException or OverflowException)
+            {
+                // A verified file can still be inconsistent (tensor types or shapes that do not fit the op).
+                throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.InvalidData,
+                    $"{ctx.Code.Name} (operator {o}) of '{Model.Path}' cannot run on its tensors: {ex.Message} The model is inconsistent or uses a variant of the op that is not implemented.", Model.Path, ex);
+            }
             foreach (int x in _graph.Operators[o].Outputs)
                 if (values[x] is null) throw ctx.Unsupported($"the kernel produced no value for output '{_graph.Tensors[x].Name}'");
         }

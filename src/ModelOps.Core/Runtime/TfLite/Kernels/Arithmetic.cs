@@ -57,7 +57,7 @@ internal static class Arithmetic
         }
         if (!Ints.IsQuantizedInt(dt)) throw ctx.UnsupportedType(a);
 
-        var outType = ctx.OutputType();
+        var outType = dt; // TFLite gives the output the inputs' type, whatever the file declares
         var (tmin, tmax) = Ints.Range(outType);
         QParams q1 = ctx.InQ(0), q2 = ctx.InQ(1), qo = ctx.OutQ();
         var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
