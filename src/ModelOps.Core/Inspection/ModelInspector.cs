@@ -28,6 +28,8 @@ public static class ModelInspector
                 return InspectSavedModel(file);
             case ModelFormat.Checkpoint:
                 return InspectCheckpoint(file);
+            case ModelFormat.TfLite:
+                return TfLiteInspector.Inspect(file.TfLite!, file.FileSize);
             case ModelFormat.MetaGraphDef:
                 return InspectGraph(file, file.MetaGraph!.GraphDef ?? new GraphDef(), file.MetaGraph, Array.Empty<string>());
             case ModelFormat.OpList:
