@@ -1,24 +1,36 @@
 #!/usr/bin/env pwsh
-# The ModelOps demo: makes a sample model with ModelOps' own writers, then runs every cmdlet that has
-# landed on it, printing the objects each one emits. Run it through `./build.ps1 Demo`.
+# The ModelOps demo: makes an unfrozen sample model (TF1 graph with variables + V2 checkpoint) with
+# ModelOps' own writers, then takes it through every cmdlet that has landed, printing the objects each
+# one emits. Run it through `./build.ps1 Demo`.
 $ErrorActionPreference = 'Stop'
 if ($PSStyle) { $PSStyle.OutputRendering = 'PlainText' }
 $root = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 Import-Module (Join-Path $root 'ModelOps.psd1') -Force
 
+function Show([string] $Title, [object] $Value, [switch] $List) {
+    Write-Host "`n== $Title"
+    $text = if ($List) { $Value | Format-List | Out-String -Width 160 } else { $Value | Format-Table -AutoSize | Out-String -Width 160 }
+    Write-Host $text.TrimEnd()
+}
+
 $work = Join-Path ([IO.Path]::GetTempPath()) "modelops-demo-$PID"
 New-Item -ItemType Directory -Path $work -Force | Out-Null
 try {
-    Write-Host "== 1. A sample model, written by ModelOps itself"
-    $pb = [ModelOps.Core.Samples.SampleModels]::WriteFrozenCnn((Join-Path $work 'cnn.pb'), $false)
-    $txt = [ModelOps.Core.Samples.SampleModels]::WriteFrozenCnn((Join-Path $work 'cnn.pbtxt'), $false)
-    Get-ChildItem $work | Format-Table Name, Length -AutoSize | Out-String | Write-Host
+    $graph = [ModelOps.Core.Samples.SampleModels]::WriteCnn((Join-Path $work 'cnn'), 3, $false)
+    Show 'The sample: a TF1 training export (graph + checkpoint), written by ModelOps itself' (Get-ChildItem (Join-Path $work 'cnn') | Select-Object Name, Length)
 
-    Write-Host "== 2. Get-TfModel: inspect it (binary and text, piped from Get-ChildItem)"
-    Get-ChildItem $work -Filter 'cnn.*' | Get-TfModel | Format-Table | Out-String -Width 160 | Write-Host
-    Get-TfModel -Path $pb | Format-List | Out-String -Width 160 | Write-Host
+    Show 'Get-TfModel on the graph' (Get-TfModel $graph) -List
+    Show 'Get-TfModel on the checkpoint (like tf.train.list_variables)' ((Get-TfModel (Join-Path $work 'cnn')).Variables)
 
-    Write-Host "Demo finished."
+    $frozen = Export-FrozenGraph -Graph $graph -Checkpoint (Join-Path $work 'cnn') -OutputNode probabilities
+    Show 'Export-FrozenGraph' $frozen
+
+    $x = [ModelOps.Core.Samples.SampleModels]::CnnImage(2, 5)
+    $out = $frozen | Invoke-TfInference -Input @{ input = $x }
+    Show 'Export-FrozenGraph | Invoke-TfInference (managed engine, batch of 2)' $out
+    Show 'Invoke-TfInference -Measure' ($frozen | Invoke-TfInference -Input @{ input = $x } -Measure)
+
+    Write-Host "`nDemo finished."
 }
 finally {
     Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue

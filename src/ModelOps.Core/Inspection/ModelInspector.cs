@@ -94,7 +94,7 @@ public static class ModelInspector
         else
         {
             int producer = Placeholders.Producer(graph);
-            inputs = graph.Node.Where(n => Placeholders.Is(n.Op))
+            inputs = graph.Node.Where(n => Placeholders.Is(n.Op) && !IsSaverPlumbing(n.Name))
                 .Select(n => Placeholders.Spec(n, producer) is var spec && spec.Shape is null ? spec with { Shape = OutputShape(n, 0) } : spec)
                 .ToList();
             outputs = GuessOutputs(graph);
@@ -132,11 +132,14 @@ public static class ModelInspector
     public static IReadOnlyList<TensorSpec> GuessOutputs(GraphDef graph)
     {
         var g = new TfGraph(graph);
-        var sinks = g.Sinks().Where(n => !PlumbingSinkOps.Contains(n.Op) && !n.Name.StartsWith("save/", StringComparison.Ordinal)
-            && !n.Name.StartsWith("save_", StringComparison.Ordinal) && !VariableOps.Contains(n.Op)).ToList();
+        var sinks = g.Sinks().Where(n => !PlumbingSinkOps.Contains(n.Op) && !IsSaverPlumbing(n.Name) && !VariableOps.Contains(n.Op)).ToList();
         if (sinks.Count > 1 && sinks.Any(s => s.Op != "Const")) sinks = sinks.Where(s => s.Op != "Const").ToList();
         return sinks.Select(n => new TensorSpec(n.Name, OutputDType(n), OutputShape(n, 0))).ToList();
     }
+
+    /// <summary>Nodes tf.train.Saver adds ("save/...", "save_1/..."): not inputs or outputs of the model.</summary>
+    private static bool IsSaverPlumbing(string name) =>
+        name.StartsWith("save/", StringComparison.Ordinal) || name.StartsWith("save_", StringComparison.Ordinal);
 
     private static TensorSpec Spec(string key, TensorInfo info) =>
         new(key + (string.IsNullOrEmpty(info.Name) ? "" : $" ({info.Name})"), info.Dtype.Name(), TensorProtoCodec.ToPartialShape(info.TensorShape));
