@@ -170,7 +170,7 @@ public sealed class TransformRegistry
                     args.Add(new KeyValuePair<string, string>(key, value.ToString()));
                 }
             }
-            else if (i < text.Length && !(char.IsWhiteSpace(text[i]) || text[i] == ','))
+            else if (i < text.Length && !(char.IsWhiteSpace(text[i]) || text[i] == ',') && !(i > 0 && char.IsWhiteSpace(text[i - 1]) && (char.IsLetter(text[i]) || text[i] == '_')))
             {
                 throw Syntax(text, $"unexpected '{text[i]}' after '{name}' at position {i + 1}");
             }

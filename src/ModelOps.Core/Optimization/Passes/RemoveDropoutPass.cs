@@ -140,6 +140,8 @@ public sealed class RemoveDropoutPass : IGraphPass
         {
             var n = view.Nodes[i];
             if (deadNode[i] || context.Protected.Contains(n.Name)) continue;
+            // Readers of the taken output (pivot Identities among them) may end up unused: let the orphan sweep see them.
+            orphans.AddRange(g.Consumers(n.Name).Select(c => c.Name));
             g.RewireData(new TensorName(n.Name, p ? 1 : 0, false), n.Input[0]);
             g.ReplaceControlEdges(n.Name, new[] { "^" + TensorName.Parse(n.Input[0]).Node });
             if (g.Consumers(n.Name).Any(c => view.IndexOf(c.Name) is var k && (k < 0 || !deadNode[k]))) continue;
@@ -189,10 +191,11 @@ public sealed class RemoveDropoutPass : IGraphPass
     {
         var data = GraphEditor.DataInputs(scaled).ToList();
         if (data.Count != 2) return null;
-        bool IsFactor(string t) => cv.Floats(t) is { Values.Length: 1 } || g.Producer(t)?.Op is "Placeholder" or "PlaceholderWithDefault";
+        bool IsFactor(string t) => cv.Floats(t) is { Values.Length: 1 };
+        bool IsKeepProb(string t) => IsFactor(t) || g.Producer(t)?.Op is "Placeholder" or "PlaceholderWithDefault";
         return scaled.Op switch
         {
-            "RealDiv" or "Div" when IsFactor(data[1]) => data[0],
+            "RealDiv" or "Div" when IsKeepProb(data[1]) => data[0],
             "Mul" when IsFactor(data[1]) && !IsFactor(data[0]) => data[0],
             "Mul" when IsFactor(data[0]) && !IsFactor(data[1]) => data[1],
             _ => null,
