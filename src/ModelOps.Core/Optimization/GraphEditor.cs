@@ -24,6 +24,17 @@ internal sealed class GraphEditor
 
     public NodeDef? Find(string name) => _byName.GetValueOrDefault(name);
 
+    /// <summary>
+    /// An indexed view of the nodes as they are now, over a separate node list (the nodes themselves are
+    /// shared): indices stay valid while the pass inserts and removes nodes in the graph.
+    /// </summary>
+    public TfGraph Snapshot()
+    {
+        var copy = new GraphDef();
+        copy.Node.AddRange(Graph.Node);
+        return new TfGraph(copy);
+    }
+
     public bool Contains(string name) => _byName.ContainsKey(name);
 
     /// <summary>The node producing a tensor given as "node", "node:i" or "^node".</summary>

@@ -35,6 +35,7 @@ public sealed class TransformRegistry
         new RemoveTrainingNodesPass(),
         new RemoveDropoutPass(),
         new PlaceholdersToConstantsPass(),
+        new FoldConstantsPass(),
         new FoldBatchNormsPass(),
         new FuseContractionsPass(),
         new MergeDuplicateNodesPass(),
@@ -50,7 +51,7 @@ public sealed class TransformRegistry
     public static IReadOnlyList<string> DefaultTransforms { get; } = new[]
     {
         "placeholders_to_constants", "strip_unused_nodes", "remove_dropout", "remove_training_nodes",
-        "fold_batch_norms", "fuse_contractions", "merge_duplicate_nodes",
+        "fold_constants", "fold_batch_norms", "fuse_contractions", "merge_duplicate_nodes",
         "strip_unused_nodes", "sort_by_execution_order",
     };
 

@@ -22,6 +22,14 @@ internal static class OptTestGraphs
         return r;
     }
 
+    /// <summary>Runs both graphs on the same generated (or given) inputs and asserts every output agrees within the verifier's default tolerance.</summary>
+    public static VerificationResult AssertSameOutputs(GraphDef original, GraphDef optimized, string[] inputs, string[] outputs, IReadOnlyDictionary<string, Tensor>? feeds = null)
+    {
+        var v = GraphVerifier.Verify(original, optimized, inputs, outputs, feeds);
+        Assert.True(v.Passed, v.Message);
+        return v;
+    }
+
     public static NodeDef Node(GraphDef g, string name) => g.Node.Single(n => n.Name == name);
 
     public static bool Has(GraphDef g, string name) => g.Node.Any(n => n.Name == name);

@@ -30,7 +30,7 @@ public sealed class FoldBatchNormsPass : IGraphPass
         var cv = new ConstantValues(g);
         var orphans = new List<string>();
         int folded = 0;
-        var view = new TfGraph(g.Graph);
+        var view = g.Snapshot();
         foreach (int idx in view.TopologicalOrder())
         {
             var node = view.Nodes[idx];

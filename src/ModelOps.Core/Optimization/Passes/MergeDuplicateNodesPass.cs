@@ -36,7 +36,7 @@ public sealed class MergeDuplicateNodesPass : IGraphPass
     public GraphDef Apply(GraphDef graph, PassContext context)
     {
         var g = new GraphEditor(graph.Clone());
-        var view = new TfGraph(g.Graph);
+        var view = g.Snapshot();
         var seen = new Dictionary<string, List<NodeDef>>(StringComparer.Ordinal);
         var removed = new List<NodeDef>();
         foreach (int i in view.TopologicalOrder())

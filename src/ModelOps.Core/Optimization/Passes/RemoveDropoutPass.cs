@@ -65,7 +65,7 @@ public sealed class RemoveDropoutPass : IGraphPass
     {
         var cv = new ConstantValues(g);
         bool lp = context.Args.Bool("learning_phase", true);
-        var view = new TfGraph(g.Graph);
+        var view = g.Snapshot();
         // Switches on a constant predicate (never a loop's: their predicate is a LoopCond).
         var constSwitch = new Dictionary<int, bool>();
         for (int i = 0; i < view.Count; i++)
