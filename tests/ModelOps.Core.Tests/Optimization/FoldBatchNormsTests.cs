@@ -38,6 +38,7 @@ public class FoldBatchNormsTests
         }
         for (int c = 0; c < 4; c++)
             Assert.Equal(beta[c] - mean[c] * gamma[c] / Math.Sqrt(var[c] + 0.001), bias[c], 5);
+        AssertSameOutputs(src, g, new[] { "input" }, new[] { "out" });
     }
 
     [Fact]
@@ -62,6 +63,7 @@ public class FoldBatchNormsTests
         var bias0 = Value(b.Graph, "b").As<float>(); var beta = Value(b.Graph, "beta").As<float>(); var mean = Value(b.Graph, "mean").As<float>();
         var bias1 = Value(g, "bn/folded_bias").As<float>();
         for (int c = 0; c < 6; c++) Assert.Equal((bias0[c] - mean[c]) * gamma[c] / Math.Sqrt(varv[c] + 1e-3) + beta[c], bias1[c], 5);
+        AssertSameOutputs(b.Graph, g, new[] { "input" }, new[] { "bn" });
     }
 
     [Fact]
@@ -92,6 +94,7 @@ public class FoldBatchNormsTests
         var w0 = Value(b.Graph, "w").As<float>(); var w1 = Value(g, "dense/folded_weights").As<float>();
         var gamma = Value(b.Graph, "gamma").As<float>(); var v = Value(b.Graph, "var").As<float>();
         for (int i = 0; i < w0.Length; i++) Assert.Equal(w0[i] * gamma[i / 3] / Math.Sqrt(v[i / 3] + 0.001f), w1[i], 5);
+        AssertSameOutputs(b.Graph, g, new[] { "x" }, new[] { "out" });
     }
 
     [Fact]

@@ -43,6 +43,7 @@ public class FuseContractionsTests
         foreach (var k in new[] { "T", "strides", "padding", "explicit_paddings", "dilations", "data_format", "use_cudnn_on_gpu" })
             Assert.True(f.Attr.ContainsKey(k), k);
         Assert.False(f.Attr.ContainsKey("leakyrelu_alpha"));
+        AssertSameOutputs(ConvBiasAct("Relu"), g, new[] { "input" }, new[] { "out" });
     }
 
     [Fact]
@@ -52,6 +53,7 @@ public class FuseContractionsTests
         var f = Node(g, "act");
         Assert.Equal(new[] { "BiasAdd", "LeakyRelu" }, FusedOps(f));
         Assert.Equal(0.1f, f.Attr["leakyrelu_alpha"].F);
+        AssertSameOutputs(ConvBiasAct("LeakyRelu"), g, new[] { "input" }, new[] { "out" });
     }
 
     [Fact]
@@ -73,6 +75,7 @@ public class FuseContractionsTests
         Assert.Equal(new[] { "BiasAdd", "Relu6" }, FusedOps(f));
         var bias = TensorProtoCodec.Decode(Node(g, f.Input[2]).Attr["value"].Tensor);
         Assert.Equal(new[] { 4 }, bias.Shape);
+        AssertSameOutputs(ConvBiasAct("Relu6", bias: "AddV2"), g, new[] { "input" }, new[] { "out" });
     }
 
     [Fact]
@@ -99,6 +102,7 @@ public class FuseContractionsTests
         Assert.Equal("_FusedMatMul", mm.Op);
         Assert.Equal(new[] { "BiasAdd", "Elu" }, FusedOps(mm));
         Assert.False(mm.Attr["transpose_b"].B);
+        AssertSameOutputs(b.Graph, g, new[] { "x" }, new[] { "out" });
         var g2 = Run(new FuseContractionsPass(), b.Graph, new[] { "x" }, new[] { "out" }, "depthwise=false");
         Assert.Equal("BiasAdd", Node(g2, "dw_bias").Op);
     }

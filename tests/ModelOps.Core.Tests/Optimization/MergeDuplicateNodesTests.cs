@@ -25,6 +25,7 @@ public class MergeDuplicateNodesTests
         var g = Run(new MergeDuplicateNodesPass(), b.Graph, new[] { "x" }, new[] { "s" });
         Assert.Equal(new[] { "x", "c1", "c3", "m1", "m3", "s" }, g.Node.Select(n => n.Name));
         Assert.Equal(new[] { "m1", "m1", "m3" }, Node(g, "s").Input);
+        AssertSameOutputs(b.Graph, g, new[] { "x" }, new[] { "s" });
     }
 
     [Fact]

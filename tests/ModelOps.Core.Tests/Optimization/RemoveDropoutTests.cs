@@ -32,6 +32,11 @@ public class RemoveDropoutTests
         Assert.Equal(0, Count(g, "RandomUniform"));
         Assert.False(Has(g, "dropout/div"));
         Assert.False(Has(g, "dropout/keep_prob"));
+        // At inference dropout is the identity: the result equals the graph without the dropout block.
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.Create(Rand(8, 3), 1, 8) };
+        var got = new ModelOps.Core.Runtime.GraphSession(g, new[] { "out" }).Run(feeds)["out"].As<float>();
+        var x = feeds["x"].As<float>();
+        for (int i = 0; i < 8; i++) Assert.Equal(MathF.Tanh(MathF.Max(0, x[i])), got[i], 6);
     }
 
     [Fact]
@@ -67,6 +72,10 @@ public class RemoveDropoutTests
         Assert.False(Has(r, "keras_learning_phase"));
         Assert.Equal("cond/else", Node(r, "out").Input[0]);
         Assert.Equal("x", Node(r, "cond/else_id").Input[0]);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.Create(new[] { 1.5f, -2f }, 2), ["keras_learning_phase"] = Tensor.Scalar(false) };
+        var want = new ModelOps.Core.Runtime.GraphSession(g, new[] { "out" }).Run(feeds)["out"];
+        var got = new ModelOps.Core.Runtime.GraphSession(r, new[] { "out" }).Run(new Dictionary<string, Tensor> { ["x"] = feeds["x"] })["out"];
+        Assert.True(want.ContentEquals(got));
     }
 
     [Fact]
