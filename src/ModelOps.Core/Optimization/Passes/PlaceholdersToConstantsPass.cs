@@ -73,7 +73,8 @@ public sealed class PlaceholdersToConstantsPass : IGraphPass
         return node.Input.Select(i => TensorName.Parse(i).Node);
     }
 
-    internal static Tensor ParseValue(string name, DataType dtype, long[]? shape, string text)
+    /// <summary>A value given as text ("0.5", "1,2,3", "true") as a tensor of the dtype, shaped by a known shape (one value fills it).</summary>
+    public static Tensor ParseValue(string name, DataType dtype, long[]? shape, string text)
     {
         string t = text.Trim().TrimStart('[').TrimEnd(']');
         var parts = dtype == DataType.DtString ? new[] { text } : t.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
