@@ -11,6 +11,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Contains("optimize")) return OptimizeBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
