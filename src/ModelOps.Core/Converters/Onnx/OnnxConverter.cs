@@ -167,7 +167,8 @@ public static class OnnxConverter
                 }
                 w.AddNode(new NodeProto { OpType = "Identity", Name = w.FreshNodeName(canonical + "/Identity"), Input = { src }, Output = { canonical } });
             }
-            w.Graph.Output.Add(ValueInfo(canonical, info.Type, null));
+            // Graph outputs carry their shape (the ONNX checker requires one): known dims fixed, the rest left open.
+            w.Graph.Output.Add(ValueInfo(canonical, info.Type, info.Shape?.Select(d => d >= 0 ? (object)d : OpenDim).ToArray()));
             outputSpecs.Add(new TensorSpec(canonical, info.Type.Name(), info.Shape));
         }
 
@@ -257,7 +258,9 @@ public static class OnnxConverter
     private static object[]? SymbolicDims(string input, long[]? shape) =>
         shape?.Select((d, i) => d >= 0 ? (object)d : i == 0 ? "batch" : $"{input}_dim{i}").ToArray();
 
-    /// <summary>A tensor ValueInfo; dims are long (fixed) or string (symbolic); null dims = unknown rank.</summary>
+    private static readonly object OpenDim = new();
+
+    /// <summary>A tensor ValueInfo; dims are long (fixed), string (symbolic) or <see cref="OpenDim"/>; null dims = unknown rank.</summary>
     internal static ValueInfoProto ValueInfo(string name, DataType type, object[]? dims)
     {
         var tt = new TypeProto.Types.Tensor { ElemType = (int)OnnxTensors.ToOnnx(type) };
@@ -266,6 +269,7 @@ public static class OnnxConverter
             tt.Shape = new OnnxShape();
             foreach (var d in dims)
                 tt.Shape.Dim.Add(d is string p ? new OnnxShape.Types.Dimension { DimParam = p }
+                    : d == OpenDim ? new OnnxShape.Types.Dimension()
                     : new OnnxShape.Types.Dimension { DimValue = System.Convert.ToInt64(d, CultureInfo.InvariantCulture) });
         }
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tt } };
