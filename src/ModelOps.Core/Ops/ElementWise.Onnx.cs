@@ -15,8 +15,6 @@ public sealed class ElementWiseOnnx : OpFamily
     {
         ["Add"] = "Add", ["AddV2"] = "Add", ["Sub"] = "Sub", ["Mul"] = "Mul", ["RealDiv"] = "Div",
         ["Maximum"] = "Max", ["Minimum"] = "Min", ["Pow"] = "Pow",
-        ["Less"] = "Less", ["Greater"] = "Greater", ["LessEqual"] = "LessOrEqual", ["GreaterEqual"] = "GreaterOrEqual",
-        ["Equal"] = "Equal", ["LogicalAnd"] = "And", ["LogicalOr"] = "Or",
     };
 
     private static readonly Dictionary<string, string> UnaryOps = new(StringComparer.Ordinal)
@@ -24,7 +22,7 @@ public sealed class ElementWiseOnnx : OpFamily
         ["Relu"] = "Relu", ["Sigmoid"] = "Sigmoid", ["Tanh"] = "Tanh", ["Exp"] = "Exp", ["Log"] = "Log", ["Neg"] = "Neg",
         ["Abs"] = "Abs", ["Sqrt"] = "Sqrt", ["Reciprocal"] = "Reciprocal", ["Inv"] = "Reciprocal", ["Floor"] = "Floor",
         ["Ceil"] = "Ceil", ["Elu"] = "Elu", ["Selu"] = "Selu", ["Softplus"] = "Softplus", ["Softsign"] = "Softsign",
-        ["Sign"] = "Sign", ["Erf"] = "Erf", ["Sin"] = "Sin", ["Cos"] = "Cos", ["LogicalNot"] = "Not", ["Rint"] = "Round", ["Round"] = "Round",
+        ["Sign"] = "Sign", ["Erf"] = "Erf", ["Sin"] = "Sin", ["Cos"] = "Cos", ["Rint"] = "Round", ["Round"] = "Round",
     };
 
     public override void RegisterKernels(KernelRegistry registry) { }
@@ -98,19 +96,6 @@ public sealed class ElementWiseOnnx : OpFamily
             if (ctx.InputCount == 1) { BasicOnnx.Forward(ctx, 0, 0); return; }
             ctx.OpTo(ctx.Out(), "Sum", Enumerable.Range(0, ctx.InputCount).Select(ctx.Input).ToArray());
             Same(ctx);
-        });
-        r.Add("Cast", v13, ctx =>
-        {
-            var to = ctx.Type("DstT");
-            var c = ctx.ConstInput(0);
-            if (c is not null && to is DataType.DtFloat or DataType.DtDouble or DataType.DtInt32 or DataType.DtInt64)
-            {
-                ctx.SetConst(0, OnnxTensors.Cast(c, to));
-                return;
-            }
-            ctx.OpTo(ctx.Out(), "Cast", new[] { ctx.Input(0) }, OnnxAttr.Int("to", (long)OnnxTensors.ToOnnx(to)));
-            ctx.SetType(0, to);
-            ctx.SetShape(0, ctx.InputShape(0));
         });
     }
 

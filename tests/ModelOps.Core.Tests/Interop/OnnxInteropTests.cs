@@ -5,6 +5,7 @@ using Google.Protobuf;
 using ModelOps.Core.Converters.Onnx;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Formats;
+using ModelOps.Core.Formats.Npy;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Onnx;
 using ModelOps.Core.Samples;
@@ -281,37 +282,5 @@ internal static class OnnxChecker
         {
             File.Delete(file);
         }
-    }
-}
-
-/// <summary>Reads the corpus' golden .npy files (little-endian, C order; the numeric dtypes the corpus uses).</summary>
-internal static class NpyFile
-{
-    public static Tensor Read(string path)
-    {
-        byte[] b = File.ReadAllBytes(path);
-        if (b.Length < 10 || b[0] != 0x93 || Encoding.ASCII.GetString(b, 1, 5) != "NUMPY") throw new InvalidDataException($"{path} is not a .npy file.");
-        int major = b[6];
-        int headerLen = major == 1 ? BitConverter.ToUInt16(b, 8) : BitConverter.ToInt32(b, 8);
-        int start = major == 1 ? 10 : 12;
-        string header = Encoding.ASCII.GetString(b, start, headerLen);
-        string descr = Between(header, "'descr':", ",").Trim().Trim('\'');
-        if (header.Contains("'fortran_order': True", StringComparison.Ordinal)) throw new InvalidDataException($"{path} is in Fortran order.");
-        string shapeText = Between(header, "'shape':", ")").Trim().TrimStart('(');
-        int[] shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray();
-        var dtype = descr switch
-        {
-            "<f4" => DataType.DtFloat, "<f8" => DataType.DtDouble, "<i4" => DataType.DtInt32, "<i8" => DataType.DtInt64,
-            "|u1" => DataType.DtUint8, "|i1" => DataType.DtInt8, "|b1" => DataType.DtBool,
-            _ => throw new InvalidDataException($"{path} has dtype {descr}."),
-        };
-        return TensorBytes.FromBytes(dtype, shape, b.AsSpan(start + headerLen));
-    }
-
-    private static string Between(string s, string from, string to)
-    {
-        int i = s.IndexOf(from, StringComparison.Ordinal) + from.Length;
-        int j = s.IndexOf(to, i, StringComparison.Ordinal);
-        return s[i..j];
     }
 }

@@ -6,12 +6,12 @@ using Tensor = ModelOps.Core.Tensors.Tensor;
 namespace ModelOps.Core.Ops;
 
 /// <summary>
-/// ONNX lowerings of the data-movement family (Ops/DataMovement.cs): Reshape, Transpose, Concat,
+/// ONNX lowerings of the array/shape family (Ops/ArrayShape.cs): Reshape, Transpose, Concat,
 /// Pack, Split/SplitV, StridedSlice/Slice, Pad/PadV2/MirrorPad, ExpandDims, Squeeze, Shape, Fill,
 /// Tile, GatherV2, SparseToDense. Shape-like operands become int64 as ONNX requires; TF's int32
 /// shape results are cast back.
 /// </summary>
-public sealed class DataMovementOnnx : OpFamily
+public sealed class ArrayShapeOnnx : OpFamily
 {
     public override void RegisterKernels(KernelRegistry registry) { }
 
@@ -62,6 +62,19 @@ public sealed class DataMovementOnnx : OpFamily
             }
         });
         r.Add("SparseToDense", v13, SparseToDense);
+        r.Add("Cast", v13, ctx =>
+        {
+            var to = ctx.Type("DstT");
+            var c = ctx.ConstInput(0);
+            if (c is not null && to is DataType.DtFloat or DataType.DtDouble or DataType.DtInt32 or DataType.DtInt64)
+            {
+                ctx.SetConst(0, OnnxTensors.Cast(c, to));
+                return;
+            }
+            ctx.OpTo(ctx.Out(), "Cast", new[] { ctx.Input(0) }, OnnxAttr.Int("to", (long)OnnxTensors.ToOnnx(to)));
+            ctx.SetType(0, to);
+            ctx.SetShape(0, ctx.InputShape(0));
+        });
     }
 
     private static void Reshape(OnnxLoweringContext ctx)

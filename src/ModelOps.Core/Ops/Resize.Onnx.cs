@@ -3,13 +3,13 @@ using ModelOps.Core.Converters.Onnx;
 namespace ModelOps.Core.Ops;
 
 /// <summary>
-/// ONNX lowerings of image resizing: ResizeBilinear / ResizeNearestNeighbor → Resize on NCHW with
+/// ONNX lowerings of the resize family (Ops/Resize.cs): ResizeBilinear / ResizeNearestNeighbor → Resize on NCHW with
 /// explicit output sizes. TF's flags choose the coordinate mapping: align_corners → "align_corners",
 /// half_pixel_centers → "half_pixel" (bilinear) or "tf_half_pixel_for_nn" (nearest, before opset 18
 /// removed it; "half_pixel" with round_prefer_ceil after), neither → "asymmetric". Nearest rounding
 /// follows TF: floor, or round-half-up with align_corners.
 /// </summary>
-public sealed class ImageOnnx : OpFamily
+public sealed class ResizeOnnx : OpFamily
 {
     public override void RegisterKernels(KernelRegistry registry) { }
 
