@@ -30,6 +30,8 @@ public static class ModelInspector
                 return InspectCheckpoint(file);
             case ModelFormat.MetaGraphDef:
                 return InspectGraph(file, file.MetaGraph!.GraphDef ?? new GraphDef(), file.MetaGraph, Array.Empty<string>());
+            case ModelFormat.Onnx:
+                return OnnxInspector.Inspect(file);
             case ModelFormat.OpList:
                 return new ModelInfo
                 {
