@@ -13,6 +13,7 @@ public static class Program
     {
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
+        if (args.Contains("engines")) return EngineBench.Run(quick);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();
         foreach (int size in quick ? new[] { 256 } : new[] { 512, 1024 })
@@ -20,7 +21,7 @@ public static class Program
                 GemmBench(size, threads, quick ? 3 : 7);
         foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             ConvBench(threads, quick ? 3 : 7);
-        return 0;
+        return EngineBench.Run(quick);
     }
 
     private static double Median(int runs, Action body)
