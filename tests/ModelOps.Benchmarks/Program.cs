@@ -21,6 +21,7 @@ public static class Program
                 GemmBench(size, threads, quick ? 3 : 7);
         foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             ConvBench(threads, quick ? 3 : 7);
+        TfLiteBench.Run(quick ? 3 : 7);
         return EngineBench.Run(quick);
     }
 

@@ -9,7 +9,7 @@ BeforeAll {
     $script:work = Join-Path ([IO.Path]::GetTempPath()) ("modelops-freeze-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
     New-Item -ItemType Directory -Path $work | Out-Null
     # An unfrozen TF1 model made by the project's own writers: VariableV2 + Saver graph, V2 checkpoint, state file.
-    $script:graph = [ModelOps.Core.Freezing.SampleModels]::WriteDense((Join-Path $work 'dense'), 3, 2, 7, $false)
+    $script:graph = [ModelOps.Core.Samples.SampleModels]::WriteDense((Join-Path $work 'dense'), 3, 2, 7, $false)
     $script:ckptDir = Split-Path $graph
     $script:corpus = if ($env:MODELOPS_CORPUS) { $env:MODELOPS_CORPUS } else { Join-Path $repo '../shared/corpus' }
 }

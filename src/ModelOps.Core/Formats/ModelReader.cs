@@ -24,6 +24,8 @@ public sealed class TfModelFile
     public string? SavedModelDirectory { get; init; }
     /// <summary>For a checkpoint: its prefix (path without .index / .data-…); else null.</summary>
     public string? CheckpointPrefix { get; init; }
+    /// <summary>For a .tflite flatbuffer: the verified model; else null.</summary>
+    public TfLite.TfLiteModel? TfLite { get; init; }
 }
 
 /// <summary>
@@ -49,6 +51,8 @@ public static class ModelReader
                     : $"Cannot find the model file '{path}'. Check the path, or pass a SavedModel folder.", path);
         }
         byte[] bytes = File.ReadAllBytes(path);
+        if (TfLite.TfLiteModelReader.IsTfLite(bytes) || path.EndsWith(".tflite", StringComparison.OrdinalIgnoreCase))
+            return new TfModelFile { Path = path, Format = ModelFormat.TfLite, FileSize = bytes.LongLength, TfLite = TfLite.TfLiteModelReader.Read(path, bytes) };
         string name = System.IO.Path.GetFileName(path);
         if (name.Equals(SavedModelPb, StringComparison.OrdinalIgnoreCase) || name.Equals(SavedModelPbtxt, StringComparison.OrdinalIgnoreCase))
         {

@@ -28,6 +28,8 @@ public static class ModelInspector
                 return InspectSavedModel(file);
             case ModelFormat.Checkpoint:
                 return InspectCheckpoint(file);
+            case ModelFormat.TfLite:
+                return TfLiteInspector.Inspect(file.TfLite!, file.FileSize);
             case ModelFormat.MetaGraphDef:
                 return InspectGraph(file, file.MetaGraph!.GraphDef ?? new GraphDef(), file.MetaGraph, Array.Empty<string>());
             case ModelFormat.Onnx:
@@ -93,8 +95,9 @@ public static class ModelInspector
         }
         else
         {
-            inputs = graph.Node.Where(n => n.Op is "Placeholder" or "PlaceholderV2" or "PlaceholderWithDefault" && n.Input.Count == 0 || n.Op == "PlaceholderWithDefault")
-                .Select(n => new TensorSpec(n.Name, AttrDType(n, "dtype"), AttrShape(n, "shape") ?? OutputShape(n, 0)))
+            int producer = Placeholders.Producer(graph);
+            inputs = graph.Node.Where(n => Placeholders.Is(n.Op))
+                .Select(n => Placeholders.Spec(n, producer) is var spec && spec.Shape is null ? spec with { Shape = OutputShape(n, 0) } : spec)
                 .ToList();
             outputs = GuessOutputs(graph);
         }
@@ -140,7 +143,6 @@ public static class ModelInspector
     private static TensorSpec Spec(string key, TensorInfo info) =>
         new(key + (string.IsNullOrEmpty(info.Name) ? "" : $" ({info.Name})"), info.Dtype.Name(), TensorProtoCodec.ToPartialShape(info.TensorShape));
 
-    private static string AttrDType(NodeDef n, string attr) => n.Attr.TryGetValue(attr, out var v) ? v.Type.Name() : "?";
 
     internal static string OutputDType(NodeDef n)
     {

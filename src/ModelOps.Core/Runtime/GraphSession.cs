@@ -54,7 +54,7 @@ public sealed class GraphSession : IDisposable
         }
 
         _defaultPlan = PlanFor(_defaultFetches);
-        Inputs = _defaultPlan.Placeholders.Select(i => InputSpec(_graph.Nodes[i])).ToList();
+        Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_graph.Nodes[i], Placeholders.Producer(graph))).ToList();
     }
 
     /// <summary>Reads a frozen .pb / .pbtxt (or anything ModelReader understands) and plans it.</summary>
@@ -151,7 +151,7 @@ public sealed class GraphSession : IDisposable
             if (expected != DataType.DtInvalid && value.DType != expected)
                 throw new ModelOpsException(EngineErrorIds.InputDTypeMismatch, ErrorKind.InvalidArgument,
                     $"Input '{node.Name}' expects {expected.Name()} but got {value.DType.Name()}. Convert the value (for example with a typed array) before feeding it.", name);
-            long[]? shape = node.Attr.TryGetValue("shape", out var sh) && sh.Shape is not null ? TensorProtoCodec.ToPartialShape(sh.Shape) : null;
+            long[]? shape = Placeholders.DeclaredShape(node, Placeholders.Producer(_graph.Def));
             if (shape is not null && !ShapeFits(shape, value.Shape))
                 throw new ModelOpsException(EngineErrorIds.InputShapeMismatch, ErrorKind.InvalidArgument,
                     $"Input '{node.Name}' expects shape {Tensor.FormatShape(shape)} but got {Tensor.FormatShape(value.Shape)}.", name);
@@ -160,7 +160,7 @@ public sealed class GraphSession : IDisposable
         return bound;
     }
 
-    internal static bool IsPlaceholder(string op) => op is "Placeholder" or "PlaceholderV2" or "PlaceholderWithDefault";
+    internal static bool IsPlaceholder(string op) => Placeholders.Is(op);
 
     private static bool ShapeFits(long[] declared, int[] actual)
     {
@@ -168,13 +168,6 @@ public sealed class GraphSession : IDisposable
         for (int i = 0; i < declared.Length; i++)
             if (declared[i] >= 0 && declared[i] != actual[i]) return false;
         return true;
-    }
-
-    private static TensorSpec InputSpec(NodeDef n)
-    {
-        string dtype = n.Attr.TryGetValue("dtype", out var dt) ? dt.Type.Name() : "?";
-        long[]? shape = n.Attr.TryGetValue("shape", out var sh) && sh.Shape is not null ? TensorProtoCodec.ToPartialShape(sh.Shape) : null;
-        return new TensorSpec(n.Name, dtype, shape);
     }
 
     private TensorSpec SpecOf(string name)

@@ -10,7 +10,7 @@ namespace ModelOps.Core.Samples;
 /// Small models ModelOps makes with its own writers, for the demo, the tests and anyone who wants to
 /// try the cmdlets without a model at hand. Weights are deterministic (seeded), so outputs are stable.
 /// </summary>
-public static class SampleModels
+public static partial class SampleModels
 {
     /// <summary>
     /// A frozen image classifier: input float32[?,8,8,3] → Conv2D 3x3x3x4 SAME + BiasAdd + Relu →

@@ -4,14 +4,14 @@ using ModelOps.Core.Graph;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
 
-namespace ModelOps.Core.Freezing;
+namespace ModelOps.Core.Samples;
 
 /// <summary>
 /// Writes small unfrozen TF1 models the way TF1 training scripts leave them: a GraphDef with VariableV2
 /// variables, their initializers and a V2 Saver (save/SaveV2, save/RestoreV2 → save/Assign), plus a V2
 /// checkpoint and a `checkpoint` state file. Used by tests, the demo and the benchmark.
 /// </summary>
-public static class SampleModels
+public static partial class SampleModels
 {
     /// <summary>
     /// A dense layer y = x·W + b with W [inputs, units] and b [units] filled deterministically from <paramref name="seed"/>.

@@ -1,0 +1,65 @@
+using ModelOps.Core.Tensors;
+
+namespace ModelOps.PowerShell.Inference;
+
+/// <summary>Which engine runs the model.</summary>
+public enum InferenceEngine
+{
+    /// <summary>The managed engine of ModelOps.Core (no native dependency).</summary>
+    Managed,
+
+    /// <summary>ONNX Runtime on the exported ONNX model (arrives with ONNX export).</summary>
+    OnnxRuntime,
+}
+
+/// <summary>One output tensor of a run, as Invoke-TfInference emits it.</summary>
+public sealed class TfInferenceOutput
+{
+    public TfInferenceOutput(string name, Tensor tensor)
+    {
+        Name = name;
+        Tensor = tensor;
+    }
+
+    public string Name { get; }
+    public string DType => Tensor.DType.Name();
+    public int[] Shape => Tensor.Shape;
+
+    /// <summary>The elements, row-major, as a typed array (strings as string[]).</summary>
+    public Array Data => Tensor.DType == Core.Protos.DataType.DtString
+        ? ((byte[][])Tensor.Data).Select(b => System.Text.Encoding.UTF8.GetString(b)).ToArray()
+        : Tensor.Data;
+
+    public Tensor Tensor { get; }
+
+    /// <summary>The first few values, for the compact view.</summary>
+    public string Preview
+    {
+        get
+        {
+            const int max = 8;
+            var items = Data.Cast<object>().Take(max + 1).Select(v => v is IFormattable f ? f.ToString(null, System.Globalization.CultureInfo.InvariantCulture) : v?.ToString()).ToList();
+            string text = string.Join(", ", items.Take(max));
+            return items.Count > max ? text + ", …" : text;
+        }
+    }
+
+    public override string ToString() => $"{Name} {DType}{Tensor.FormatShape(Shape)}";
+}
+
+/// <summary>What Invoke-TfInference -Measure emits: how long planning and running took.</summary>
+public sealed class TfRunSummary
+{
+    public required string Model { get; init; }
+    public required InferenceEngine Engine { get; init; }
+    /// <summary>Loading and planning the model (once per pipeline).</summary>
+    public required TimeSpan PlanTime { get; init; }
+    /// <summary>All runs together.</summary>
+    public required TimeSpan RunTime { get; init; }
+    public required int Runs { get; init; }
+    /// <summary>Rows (pipeline objects) or 1 per -Input run.</summary>
+    public required int Samples { get; init; }
+    public TimeSpan MeanRunTime => Runs == 0 ? TimeSpan.Zero : RunTime / Runs;
+    public TimeSpan TotalTime => PlanTime + RunTime;
+    public required IReadOnlyList<string> Outputs { get; init; }
+}
