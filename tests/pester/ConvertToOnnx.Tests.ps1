@@ -85,3 +85,35 @@ Describe 'ConvertTo-Onnx' {
         { ConvertTo-Onnx (Join-Path $work 'missing.pb') } | Should -Throw -ErrorId 'FileNotFound*'
     }
 }
+
+Describe 'Invoke-TfInference -Engine OnnxRuntime' {
+    BeforeAll {
+        $script:x = [ModelOps.Core.Samples.SampleModels]::CnnInput(2, 11)
+        $script:flat = [float[]] $x.Data
+    }
+
+    It 'runs a frozen graph converted in memory and agrees with the managed engine' {
+        $managed = Invoke-TfInference $pb -Input @{ input = $flat } -Shape 2, 8, 8, 3
+        $ort = Invoke-TfInference $pb -Input @{ input = $flat } -Shape 2, 8, 8, 3 -Engine OnnxRuntime -IntraOpThreads 1
+        $ort.Name | Should -Be $managed.Name
+        $ort.Shape | Should -Be @(2, 5)
+        for ($i = 0; $i -lt 10; $i++) { [math]::Abs($ort.Data[$i] - $managed.Data[$i]) | Should -BeLessThan 1e-5 }
+    }
+
+    It 'runs an .onnx file directly, feeds by node or tensor name' {
+        $onnx = Join-Path $work 'run.onnx'
+        ConvertTo-Onnx $pb -OutputPath $onnx | Out-Null
+        $a = Invoke-TfInference $onnx -Input @{ input = $flat } -Shape 2, 8, 8, 3 -Engine OnnxRuntime
+        $b = Invoke-TfInference $onnx -Input @{ 'input:0' = $flat } -Shape 2, 8, 8, 3 -Engine OnnxRuntime -Output 'probabilities:0'
+        $a.Data | Should -Be $b.Data
+        ($a.Data[0..4] | Measure-Object -Sum).Sum | Should -BeGreaterThan 0.9999
+    }
+
+    It 'reports a model ONNX Runtime rejects with a stable error id' {
+        $bad = Join-Path $work 'broken.onnx'
+        $r = [ModelOps.Core.Converters.Onnx.OnnxConverter]::Convert([ModelOps.Core.Samples.SampleModels]::FrozenCnn(), $null)
+        $r.Model.Graph.Node[0].OpType = 'NoSuchOp'
+        [System.IO.File]::WriteAllBytes($bad, $r.ToByteArray())
+        { Invoke-TfInference $bad -Input @{ input = $flat } -Shape 2, 8, 8, 3 -Engine OnnxRuntime } | Should -Throw -ErrorId 'OnnxRuntimeRejectedModel*'
+    }
+}
