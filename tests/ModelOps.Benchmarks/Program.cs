@@ -14,6 +14,7 @@ public static class Program
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
+        if (args.Contains("engines")) return EngineBench.Run(quick);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();
         foreach (int size in quick ? new[] { 256 } : new[] { 512, 1024 })
@@ -22,7 +23,7 @@ public static class Program
         foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             ConvBench(threads, quick ? 3 : 7);
         TfLiteBench.Run(quick ? 3 : 7);
-        return 0;
+        return EngineBench.Run(quick);
     }
 
     private static double Median(int runs, Action body)

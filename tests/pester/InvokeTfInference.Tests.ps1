@@ -92,7 +92,7 @@ Describe 'Invoke-TfInference' {
         { Invoke-TfInference $script:reverse -Input @{ x = @(, @('a', 2, 3)) } } | Should -Throw -ErrorId 'ValueCannotConvert*'
         { Invoke-TfInference $script:reverse -Input @{ x = @(@(1, 2, 3), @(1, 2)) } } | Should -Throw -ErrorId 'ValueCannotConvert*'
         { Invoke-TfInference (Join-Path $script:dir 'missing.pb') -Input @{ x = 1 } } | Should -Throw -ErrorId 'FileNotFound*'
-        { Invoke-TfInference $script:reverse -Input @{ x = 1 } -Engine OnnxRuntime } | Should -Throw -ErrorId 'EngineNotAvailable*'
+        { Invoke-TfInference $script:unsupported -Input @{ x = 1 } -Engine OnnxRuntime } | Should -Throw -ErrorId 'UnsupportedOps*'
     }
 
     It 'lists every unsupported op before running' {

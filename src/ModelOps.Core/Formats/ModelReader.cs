@@ -18,6 +18,8 @@ public sealed class TfModelFile
     public MetaGraphDef? MetaGraph { get; init; }
     public SavedModel? SavedModel { get; init; }
     public OpList? OpList { get; init; }
+    /// <summary>For an ONNX file: the model.</summary>
+    public Protos.Onnx.ModelProto? OnnxModel { get; init; }
     /// <summary>For a SavedModel: the folder; else null.</summary>
     public string? SavedModelDirectory { get; init; }
     /// <summary>For a checkpoint: its prefix (path without .index / .data-…); else null.</summary>
@@ -57,6 +59,8 @@ public static class ModelReader
             string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
             return ReadSavedModel(path, bytes, dir);
         }
+        if (OnnxModelFile.LooksLikeOnnx(bytes))
+            return new TfModelFile { Path = path, Format = ModelFormat.Onnx, FileSize = bytes.LongLength, OnnxModel = OnnxModelFile.Parse(bytes, path) };
         return ReadProtoFile(path, bytes);
     }
 

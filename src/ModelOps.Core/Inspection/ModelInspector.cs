@@ -32,6 +32,8 @@ public static class ModelInspector
                 return TfLiteInspector.Inspect(file.TfLite!, file.FileSize);
             case ModelFormat.MetaGraphDef:
                 return InspectGraph(file, file.MetaGraph!.GraphDef ?? new GraphDef(), file.MetaGraph, Array.Empty<string>());
+            case ModelFormat.Onnx:
+                return OnnxInspector.Inspect(file);
             case ModelFormat.OpList:
                 return new ModelInfo
                 {

@@ -10,4 +10,7 @@ public abstract class OpFamily
 {
     /// <summary>Registers the engine kernels of this family.</summary>
     public abstract void RegisterKernels(KernelRegistry registry);
+
+    /// <summary>Registers the ONNX lowerings of this family (none by default).</summary>
+    public virtual void RegisterOnnx(Converters.Onnx.OnnxLoweringRegistry registry) { }
 }

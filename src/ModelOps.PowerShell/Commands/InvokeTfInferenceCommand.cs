@@ -59,8 +59,14 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Managed (default) or OnnxRuntime: .onnx files run directly, TF graphs are converted to ONNX in memory.</summary>
     [Parameter]
     public InferenceEngine Engine { get; set; } = InferenceEngine.Managed;
+
+    /// <summary>Threads one op may use (both engines); default: all cores.</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int? IntraOpThreads { get; set; }
 
     /// <summary>Rows stacked into one run for pipeline input.</summary>
     [Parameter]
@@ -71,7 +77,7 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     [Parameter]
     public SwitchParameter Measure { get; set; }
 
-    private GraphSession? _session;
+    private IInferenceRunner? _session;
     private string? _sessionPath;
     private readonly List<PSObject> _rows = new();
     private readonly Dictionary<string, List<Tensor>> _batchedOutputs = new(StringComparer.Ordinal);
@@ -82,9 +88,6 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
 
     protected override void BeginProcessing()
     {
-        if (Engine != InferenceEngine.Managed)
-            ThrowTerminatingError(ToErrorRecord(new ModelOpsException("EngineNotAvailable", ErrorKind.NotImplemented,
-                $"The {Engine} engine is not available yet: it arrives with ONNX export. Use -Engine Managed."), Engine));
         // Planned here when -Model is a parameter; when it comes from the pipeline, on the first record.
         if (!string.IsNullOrEmpty(Model))
             Guard(Model, () => EnsureSession());
@@ -146,7 +149,7 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
         try
         {
             WriteVerbose($"Loading and planning {full}");
-            _session = new GraphSession(ModelReader.ReadGraphDef(full), Output is { Length: > 0 } ? Output : null);
+            _session = InferenceRunner.Load(full, Engine, Output is { Length: > 0 } ? Output : null, IntraOpThreads);
         }
         finally
         {
