@@ -10,4 +10,7 @@ public abstract class OpFamily
 {
     /// <summary>Registers the engine kernels of this family.</summary>
     public abstract void RegisterKernels(KernelRegistry registry);
+
+    /// <summary>Registers the lowerings of this family's ops to TFLite builtins (none by default).</summary>
+    public virtual void RegisterTfLite(ModelOps.Core.Converters.TfLite.TfLiteLoweringRegistry registry) { }
 }
