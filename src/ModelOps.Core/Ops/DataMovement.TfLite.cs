@@ -46,6 +46,7 @@ public sealed class DataMovementTfLite : OpFamily
         r.Add(["Split", "SplitV"], Split);
         r.Add("Tile", Tile);
         r.Add("Fill", Fill);
+        r.Add("SparseToDense", SparseToDense);
         r.Add("Shape", ctx =>
         {
             ctx.UsedStaticShapeOf(0);
@@ -413,5 +414,36 @@ public sealed class DataMovementTfLite : OpFamily
         }
         int dT = ctx.AddConstant(Int32s(dims), "dims");
         ctx.Emit(BuiltinOperator.FILL, new[] { dT, ctx.Tensor(1) }, new[] { ctx.Output(0, ctx.DType(1), dims) });
+    }
+
+    private static void SparseToDense(TfLiteLoweringContext ctx)
+    {
+        var shape = ctx.Constant(1).ToInt32Array();
+        if (ctx.AllInputsConstant)
+        {
+            var idx = ctx.Constant(0);
+            var vals = ctx.Constant(2);
+            var def = ctx.Constant(3);
+            long n = Tensor.ElementCount(shape);
+            var arr = Array.CreateInstance(vals.Data.GetType().GetElementType()!, n);
+            var d0 = def.Data.GetValue(0);
+            for (int i = 0; i < n; i++) arr.SetValue(d0, i);
+            int rank = shape.Length;
+            int count = idx.Rank == 0 ? 1 : idx.Shape[0];
+            var strides = Strides(shape);
+            for (int k = 0; k < count; k++)
+            {
+                long off = 0;
+                for (int d = 0; d < Math.Max(rank, 1); d++)
+                    off += idx.GetInt64(idx.Rank < 2 ? k : k * rank + d) * (rank == 0 ? 0 : strides[d]);
+                arr.SetValue(vals.Data.GetValue(vals.Length == 1 ? 0 : k), off);
+            }
+            ctx.SetConstant(0, new Tensor(vals.DType, shape, arr));
+            return;
+        }
+        int shapeT = ctx.AddConstant(Int32s(shape), "output_shape");
+        ctx.Emit(BuiltinOperator.SPARSE_TO_DENSE, new[] { ctx.Tensor(0), shapeT, ctx.Tensor(2), ctx.Tensor(3) },
+            new[] { ctx.Output(0, ctx.DType(2), shape) },
+            BuiltinOptionsUnion.FromSparseToDenseOptions(new SparseToDenseOptionsT { ValidateIndices = ctx.Bool("validate_indices", true) }));
     }
 }

@@ -116,6 +116,12 @@ internal sealed class TfLiteConverterCore
             }
             var inputs = data.Select(t => Lookup(t, node)).ToArray();
             int nOut = outCount.GetValueOrDefault(node.Name, 1);
+            if (inputs.Any(v => v.TensorIndex < 0 && !v.IsConstant))
+            {
+                // Downstream of an op without a lowering: nothing to build; the error below lists the cause.
+                for (int i = 0; i < nOut; i++) SetValue(node.Name, i, inputs.First(v => v.TensorIndex < 0 && !v.IsConstant), placeholder: true);
+                continue;
+            }
             if (inputs.Length > 0 && inputs.All(v => v.IsConstant) && TryFoldWithKernel(node, inputs, nOut)) continue;
             if (_lowerings.TryGet(node.Op, out var lowering))
             {
