@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core')
     RequiredAssemblies   = @('module/bin/ModelOps.Core.dll')
     FormatsToProcess     = @('module/ModelOps.Format.ps1xml')
-    CmdletsToExport      = @('Get-TfModel')
+    CmdletsToExport      = @('Get-TfModel', 'Export-FrozenGraph')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

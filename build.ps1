@@ -79,10 +79,12 @@ function Get-PesterModulePath {
 function Read-TrxCounters([string] $Path) {
     [xml] $trx = Get-Content -Raw -LiteralPath $Path
     $c = $trx.TestRun.ResultSummary.Counters
+    $failed = [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
+    # Skipped tests are neither passed nor failed; the trx "notExecuted" counter is not always set for them.
     [pscustomobject]@{
         Passed  = [int] $c.passed
-        Failed  = [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
-        Skipped = [int] $c.notExecuted
+        Failed  = $failed
+        Skipped = [int] $c.total - [int] $c.passed - $failed
     }
 }
 

@@ -34,8 +34,11 @@ public static class Corpus
             if (File.Exists(System.IO.Path.Combine(dir.FullName, "ModelOps.sln")) || Directory.Exists(System.IO.Path.Combine(dir.FullName, ".git")))
             {
                 string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared", "corpus"));
-                return Directory.Exists(candidate) ? candidate : null;
+                if (Directory.Exists(candidate)) return candidate;
             }
+            // A git worktree sits deeper than the main checkout: accept <ancestor>/shared/corpus too.
+            string nested = System.IO.Path.Combine(dir.FullName, "shared", "corpus");
+            if (Directory.Exists(nested)) return nested;
         }
         return null;
     }

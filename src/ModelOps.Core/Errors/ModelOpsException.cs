@@ -33,7 +33,7 @@ public class ModelOpsException : Exception
 }
 
 /// <summary>Stable error ids, one place so that every layer uses the same spelling.</summary>
-public static class ErrorIds
+public static partial class ErrorIds
 {
     public const string FileNotFound = "FileNotFound";
     public const string DirectoryNotFound = "DirectoryNotFound";

@@ -20,6 +20,8 @@ public sealed class TfModelFile
     public OpList? OpList { get; init; }
     /// <summary>For a SavedModel: the folder; else null.</summary>
     public string? SavedModelDirectory { get; init; }
+    /// <summary>For a checkpoint: its prefix (path without .index / .data-…); else null.</summary>
+    public string? CheckpointPrefix { get; init; }
 }
 
 /// <summary>
@@ -34,6 +36,7 @@ public static class ModelReader
     /// <summary>Reads a model file or SavedModel folder.</summary>
     public static TfModelFile Read(string path)
     {
+        if (IsCheckpoint(path)) return ReadCheckpoint(path);
         if (Directory.Exists(path)) return ReadSavedModelDirectory(path);
         if (!File.Exists(path))
         {
@@ -60,6 +63,39 @@ public static class ModelReader
         if (m.Graph is not null) return m.Graph;
         throw new ModelOpsException(ErrorIds.UnrecognizedModelFormat, ErrorKind.InvalidData,
             $"'{path}' holds a {m.Format}, which contains no graph.", path);
+    }
+
+    /// <summary>
+    /// A checkpoint prefix, its .index / .data-… file, a legacy V1 checkpoint file, or a folder with a
+    /// `checkpoint` state file (or *.index files) and no saved_model.pb.
+    /// </summary>
+    public static bool IsCheckpoint(string path)
+    {
+        if (Directory.Exists(path))
+            return !File.Exists(System.IO.Path.Combine(path, SavedModelPb)) && !File.Exists(System.IO.Path.Combine(path, SavedModelPbtxt))
+                && (File.Exists(System.IO.Path.Combine(path, Checkpoint.CheckpointLocator.StateFileName)) || Directory.EnumerateFiles(path, "*.index").Any());
+        if (File.Exists(path))
+        {
+            if (path.EndsWith(".index", StringComparison.Ordinal) || System.Text.RegularExpressions.Regex.IsMatch(path, @"\.data-\d{5}-of-\d{5}$")) return true;
+            using var fs = File.OpenRead(path);
+            if (fs.Length < Checkpoint.SortedTable.FooterSize) return false;
+            Span<byte> tail = stackalloc byte[8];
+            fs.Seek(-8, SeekOrigin.End);
+            fs.ReadExactly(tail);
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(tail) == Checkpoint.SortedTable.Magic;
+        }
+        return File.Exists(path + ".index");
+    }
+
+    private static TfModelFile ReadCheckpoint(string path)
+    {
+        string prefix = Checkpoint.CheckpointLocator.ResolvePrefix(path);
+        string dir = System.IO.Path.GetDirectoryName(prefix)!;
+        string name = System.IO.Path.GetFileName(prefix);
+        long size = Directory.EnumerateFiles(dir, name + ".*")
+            .Where(f => f.EndsWith(".index", StringComparison.Ordinal) || f[(prefix.Length)..].StartsWith(".data-", StringComparison.Ordinal))
+            .Sum(f => new FileInfo(f).Length);
+        return new TfModelFile { Path = prefix, Format = ModelFormat.Checkpoint, Encoding = ProtoEncoding.Binary, FileSize = size, CheckpointPrefix = prefix };
     }
 
     private static TfModelFile ReadSavedModelDirectory(string dir)

@@ -26,6 +26,8 @@ public static class ModelInspector
         {
             case ModelFormat.SavedModel:
                 return InspectSavedModel(file);
+            case ModelFormat.Checkpoint:
+                return InspectCheckpoint(file);
             case ModelFormat.MetaGraphDef:
                 return InspectGraph(file, file.MetaGraph!.GraphDef ?? new GraphDef(), file.MetaGraph, Array.Empty<string>());
             case ModelFormat.OpList:
@@ -37,6 +39,25 @@ public static class ModelInspector
             default:
                 return InspectGraph(file, file.Graph!, null, Array.Empty<string>());
         }
+    }
+
+    /// <summary>A checkpoint's variables (name, dtype, shape) in name order, like tf.train.list_variables.</summary>
+    private static ModelInfo InspectCheckpoint(TfModelFile file)
+    {
+        using var reader = Formats.Checkpoint.CheckpointReader.Open(file.CheckpointPrefix!);
+        var vars = reader.Entries.Select(e => new TensorSpec(e.Key, e.DType.Name(), e.Shape)).ToList();
+        return new ModelInfo
+        {
+            Path = file.Path, Format = ModelFormat.Checkpoint.ToString(), Encoding = file.Encoding.ToString(), FileSize = file.FileSize,
+            Variables = vars, VariableCount = vars.Count,
+            ParameterCount = reader.Entries.Where(e => e.DType.IsNumeric()).Sum(e => e.ElementCount),
+            Details = new Dictionary<string, object>
+            {
+                ["Shards"] = reader.Header.NumShards,
+                ["Endianness"] = reader.Header.Endianness.ToString(),
+                ["PartitionedVariables"] = reader.Entries.Count(e => e.IsPartitioned),
+            },
+        };
     }
 
     private static ModelInfo InspectSavedModel(TfModelFile file)

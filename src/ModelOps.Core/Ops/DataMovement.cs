@@ -1,0 +1,219 @@
+using ModelOps.Core.Errors;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Tensors;
+
+namespace ModelOps.Core.Ops;
+
+/// <summary>
+/// Type-agnostic element movement shared by the shape, comparison and detection families: gathers
+/// through an index map, block copies, strides and broadcasting. One generic loop per storage type,
+/// no per-element allocation.
+/// </summary>
+internal static class DataMovement
+{
+    /// <summary>Row-major strides of a shape.</summary>
+    public static long[] Strides(ReadOnlySpan<int> shape)
+    {
+        var s = new long[shape.Length];
+        long acc = 1;
+        for (int i = shape.Length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+        return s;
+    }
+
+    public static int Count(ReadOnlySpan<int> shape) => checked((int)Tensor.ElementCount(shape));
+
+    /// <summary>A new tensor whose element i is src[index[i]], or <paramref name="fill"/>'s value where index[i] &lt; 0.</summary>
+    public static Tensor Take(Tensor src, int[] index, int[] shape, Tensor? fill = null)
+    {
+        Array dst = Array.CreateInstance(src.Data.GetType().GetElementType()!, index.Length);
+        switch (src.Data)
+        {
+            case float[] a: Gather(a, index, (float[])dst, fill); break;
+            case double[] a: Gather(a, index, (double[])dst, fill); break;
+            case Half[] a: Gather(a, index, (Half[])dst, fill); break;
+            case sbyte[] a: Gather(a, index, (sbyte[])dst, fill); break;
+            case byte[] a: Gather(a, index, (byte[])dst, fill); break;
+            case short[] a: Gather(a, index, (short[])dst, fill); break;
+            case ushort[] a: Gather(a, index, (ushort[])dst, fill); break;
+            case int[] a: Gather(a, index, (int[])dst, fill); break;
+            case uint[] a: Gather(a, index, (uint[])dst, fill); break;
+            case long[] a: Gather(a, index, (long[])dst, fill); break;
+            case ulong[] a: Gather(a, index, (ulong[])dst, fill); break;
+            case bool[] a: Gather(a, index, (bool[])dst, fill); break;
+            case byte[][] a: Gather(a, index, (byte[][])dst, fill, Array.Empty<byte>()); break;
+            case object[] a: Gather(a, index, (object[])dst, fill); break;
+            default: throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.NotImplemented, $"Cannot move elements of {src.DType.Name()} tensors.");
+        }
+        if (src.DType.Lanes() != 1)
+            throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.NotImplemented, $"{src.DType.Name()} tensors are not supported by this op.");
+        return new Tensor(src.DType, shape, dst);
+    }
+
+    private static void Gather<T>(T[] src, int[] index, T[] dst, Tensor? fill, T? emptyDefault = default)
+    {
+        T f = fill is null ? emptyDefault! : ((T[])fill.Data)[0];
+        for (int i = 0; i < index.Length; i++)
+        {
+            int k = index[i];
+            dst[i] = k >= 0 ? src[k] : f;
+        }
+    }
+
+    /// <summary>
+    /// Index map of a strided view: for each output coordinate c, the source offset
+    /// base + Σ c[d]·step[d] (steps may be negative or zero).
+    /// </summary>
+    public static int[] StridedIndex(int[] outShape, long baseOffset, long[] step)
+    {
+        int n = Count(outShape);
+        var idx = new int[n];
+        if (n == 0) return idx;
+        int rank = outShape.Length;
+        var c = new int[rank];
+        long off = baseOffset;
+        for (int i = 0; i < n; i++)
+        {
+            idx[i] = (int)off;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++c[d] < outShape[d]) { off += step[d]; break; }
+                off -= step[d] * (c[d] - 1);
+                c[d] = 0;
+            }
+        }
+        return idx;
+    }
+
+    /// <summary>TF/numpy broadcast of two shapes; null when incompatible.</summary>
+    public static int[]? BroadcastShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b)
+    {
+        int rank = Math.Max(a.Length, b.Length);
+        var r = new int[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            int da = i < rank - a.Length ? 1 : a[i - (rank - a.Length)];
+            int db = i < rank - b.Length ? 1 : b[i - (rank - b.Length)];
+            if (da == db || db == 1) r[i] = da;
+            else if (da == 1) r[i] = db;
+            else return null;
+        }
+        return r;
+    }
+
+    /// <summary>Index map reading a tensor of <paramref name="inShape"/> broadcast to <paramref name="outShape"/>; null when no broadcast is needed.</summary>
+    public static int[]? BroadcastIndex(int[] inShape, int[] outShape)
+    {
+        if (inShape.AsSpan().SequenceEqual(outShape)) return null;
+        int rank = outShape.Length;
+        var inStrides = Strides(inShape);
+        var step = new long[rank];
+        int lead = rank - inShape.Length;
+        for (int d = lead; d < rank; d++)
+            step[d] = inShape[d - lead] == 1 ? 0 : inStrides[d - lead];
+        return StridedIndex(outShape, 0, step);
+    }
+
+    /// <summary>Materializes <paramref name="t"/> broadcast to <paramref name="shape"/>.</summary>
+    public static Tensor BroadcastTo(Tensor t, int[] shape)
+    {
+        var idx = BroadcastIndex(t.Shape, shape);
+        return idx is null ? t : Take(t, idx, shape);
+    }
+
+    /// <summary>Concatenates tensors along an axis with block copies (any dtype).</summary>
+    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape)
+    {
+        var first = parts[0];
+        Array dst = Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape));
+        long outer = 1;
+        for (int d = 0; d < axis; d++) outer *= outShape[d];
+        long inner = 1;
+        for (int d = axis + 1; d < outShape.Length; d++) inner *= outShape[d];
+        long rowOut = outShape[axis] * inner;
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            long rowIn = p.Shape[axis] * inner;
+            if (rowIn == 0) continue;
+            for (long o = 0; o < outer; o++)
+                Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            offset += rowIn;
+        }
+        return new Tensor(first.DType, outShape, dst);
+    }
+
+    /// <summary>Slices [start, start+size) along an axis with block copies.</summary>
+    public static Tensor SliceAxis(Tensor t, int axis, int start, int size)
+    {
+        var shape = (int[])t.Shape.Clone();
+        shape[axis] = size;
+        Array dst = Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
+        long outer = 1;
+        for (int d = 0; d < axis; d++) outer *= t.Shape[d];
+        long inner = 1;
+        for (int d = axis + 1; d < t.Rank; d++) inner *= t.Shape[d];
+        long rowIn = t.Shape[axis] * inner, rowOut = size * inner;
+        if (rowOut > 0)
+            for (long o = 0; o < outer; o++)
+                Array.Copy(t.Data, o * rowIn + start * inner, dst, o * rowOut, rowOut);
+        return new Tensor(t.DType, shape, dst);
+    }
+
+    /// <summary>A tensor of the given dtype filled with one value (taken from a scalar tensor of that dtype).</summary>
+    public static Tensor Fill(Tensor scalar, int[] shape)
+    {
+        int n = Count(shape);
+        Array dst = Array.CreateInstance(scalar.Data.GetType().GetElementType()!, n);
+        object? v = scalar.Data.GetValue(0);
+        switch (dst)
+        {
+            case float[] f: Array.Fill(f, (float)v!); break;
+            case double[] d: Array.Fill(d, (double)v!); break;
+            case int[] i: Array.Fill(i, (int)v!); break;
+            case long[] l: Array.Fill(l, (long)v!); break;
+            case bool[] b: Array.Fill(b, (bool)v!); break;
+            default: for (int i = 0; i < n; i++) dst.SetValue(v, i); break;
+        }
+        return new Tensor(scalar.DType, shape, dst);
+    }
+
+    /// <summary>Normalizes an axis in [-rank, rank).</summary>
+    public static int Axis(KernelContext ctx, long axis, int rank, string what = "axis")
+    {
+        if (axis < -rank || axis >= Math.Max(rank, 1) && !(rank == 0 && axis == 0))
+            throw ctx.Error($"has {what} {axis}, outside [-{rank}, {rank}) for a rank-{rank} tensor.");
+        return (int)(axis < 0 ? axis + rank : axis);
+    }
+
+    /// <summary>A scalar (or one-element) integer input as long.</summary>
+    public static long ScalarInt(KernelContext ctx, int input)
+    {
+        var t = ctx.Input(input);
+        if (t.Length != 1) throw ctx.Error($"needs a scalar for input {input} but got {t}.");
+        return t.GetInt64(0);
+    }
+
+    /// <summary>A tensor whose element type is the storage of <paramref name="dtype"/>, values converted from doubles.</summary>
+    public static Tensor FromDoubles(DataType dtype, int[] shape, ReadOnlySpan<double> values)
+    {
+        Array dst = Array.CreateInstance(dtype.StorageType(), values.Length);
+        switch (dst)
+        {
+            case float[] f: for (int i = 0; i < f.Length; i++) f[i] = (float)values[i]; break;
+            case double[] d: values.CopyTo(d); break;
+            case Half[] h: for (int i = 0; i < h.Length; i++) h[i] = (Half)values[i]; break;
+            case sbyte[] a: for (int i = 0; i < a.Length; i++) a[i] = (sbyte)values[i]; break;
+            case byte[] a: for (int i = 0; i < a.Length; i++) a[i] = (byte)values[i]; break;
+            case short[] a: for (int i = 0; i < a.Length; i++) a[i] = (short)values[i]; break;
+            case ushort[] a when dtype == DataType.DtBfloat16: for (int i = 0; i < a.Length; i++) a[i] = Tensor.SingleToBFloat16((float)values[i]); break;
+            case ushort[] a: for (int i = 0; i < a.Length; i++) a[i] = (ushort)values[i]; break;
+            case int[] a: for (int i = 0; i < a.Length; i++) a[i] = (int)values[i]; break;
+            case uint[] a: for (int i = 0; i < a.Length; i++) a[i] = (uint)values[i]; break;
+            case long[] a: for (int i = 0; i < a.Length; i++) a[i] = (long)values[i]; break;
+            case ulong[] a: for (int i = 0; i < a.Length; i++) a[i] = (ulong)values[i]; break;
+            case bool[] a: for (int i = 0; i < a.Length; i++) a[i] = values[i] != 0; break;
+            default: throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.NotImplemented, $"Cannot build a {dtype.Name()} tensor from numbers.");
+        }
+        return new Tensor(dtype, shape, dst);
+    }
+}

@@ -1,0 +1,624 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using ModelOps.Core.Errors;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime.Kernels;
+using ModelOps.Core.Tensors;
+using Tensor = ModelOps.Core.Tensors.Tensor;
+
+namespace ModelOps.Core.Ops;
+
+/// <summary>
+/// Element-wise arithmetic with numpy/TensorFlow broadcasting (Add, Sub, Mul, the divisions and modulos,
+/// Maximum/Minimum, Pow, SquaredDifference, BiasAdd, AddN), unary math (Exp, Log, Sqrt, Round ...),
+/// activations (Relu, Elu, Selu, LeakyRelu, Sigmoid, Tanh, Softplus ...) and Softmax/LogSoftmax.
+/// float16/bfloat16 are computed in float32 and stored back in their own dtype.
+/// </summary>
+public sealed class ElementWiseOps : OpFamily
+{
+    public override void RegisterKernels(KernelRegistry r)
+    {
+        r.Add(["Add", "AddV2"], Binary<AddOp>);
+        r.Add("Sub", Binary<SubOp>);
+        r.Add("Mul", Binary<MulOp>);
+        r.Add(["RealDiv", "Div"], Binary<DivOp>);
+        r.Add("DivNoNan", Binary<DivNoNanOp>);
+        r.Add("FloorDiv", Binary<FloorDivOp>);
+        r.Add("FloorMod", Binary<FloorModOp>);
+        r.Add(["Mod", "TruncateMod"], Binary<TruncModOp>);
+        r.Add("TruncateDiv", Binary<TruncDivOp>);
+        r.Add("Maximum", Binary<MaxOp>);
+        r.Add("Minimum", Binary<MinOp>);
+        r.Add("Pow", Binary<PowOp>);
+        r.Add("SquaredDifference", Binary<SqDiffOp>);
+        r.Add("BiasAdd", BiasAdd);
+        r.Add("BiasAddV1", BiasAdd);
+        r.Add("AddN", AddN);
+        r.Add("ClipByValue", ClipByValue);
+
+        // unary, any numeric dtype
+        r.Add("Neg", GenericUnary<NegOp>);
+        r.Add("Abs", GenericUnary<AbsOp>);
+        r.Add("Square", GenericUnary<SquareOp>);
+        r.Add("Sign", GenericUnary<SignOp>);
+        r.Add("Relu", GenericUnary<ReluOp>);
+        r.Add("Relu6", GenericUnary<Relu6Op>);
+
+        // unary, floating point
+        AddFloat(r, "Exp", (x, y) => TensorPrimitives.Exp(x, y), (x, y) => TensorPrimitives.Exp(x, y));
+        AddFloat(r, "Expm1", (x, y) => Each(x, y, v => (float)(Math.Exp(v) - 1)), (x, y) => Each(x, y, v => Math.Exp(v) - 1));
+        AddFloat(r, "Log", (x, y) => TensorPrimitives.Log(x, y), (x, y) => TensorPrimitives.Log(x, y));
+        AddFloat(r, "Log1p", (x, y) => Each(x, y, v => (float)Log1p(v)), (x, y) => Each(x, y, Log1p));
+        AddFloat(r, "Sqrt", (x, y) => TensorPrimitives.Sqrt(x, y), (x, y) => TensorPrimitives.Sqrt(x, y));
+        AddFloat(r, "Rsqrt", (x, y) => { TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(1f, y, y); },
+            (x, y) => { TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(1.0, y, y); });
+        AddFloat(r, ["Reciprocal", "Inv"], (x, y) => TensorPrimitives.Divide(1f, x, y), (x, y) => TensorPrimitives.Divide(1.0, x, y));
+        AddFloat(r, "Floor", (x, y) => TensorPrimitives.Floor(x, y), (x, y) => TensorPrimitives.Floor(x, y));
+        AddFloat(r, "Ceil", (x, y) => TensorPrimitives.Ceiling(x, y), (x, y) => TensorPrimitives.Ceiling(x, y));
+        // TensorFlow rounds half to even (banker's rounding) for both Round and Rint.
+        AddFloat(r, ["Rint"], (x, y) => Each(x, y, v => MathF.Round(v, MidpointRounding.ToEven)), (x, y) => Each(x, y, v => Math.Round(v, MidpointRounding.ToEven)));
+        r.Add("Round", GenericUnary<RoundOp>);
+        AddFloat(r, "Sin", (x, y) => TensorPrimitives.Sin(x, y), (x, y) => TensorPrimitives.Sin(x, y));
+        AddFloat(r, "Cos", (x, y) => TensorPrimitives.Cos(x, y), (x, y) => TensorPrimitives.Cos(x, y));
+        AddFloat(r, "Tan", (x, y) => TensorPrimitives.Tan(x, y), (x, y) => TensorPrimitives.Tan(x, y));
+        AddFloat(r, "Asin", (x, y) => TensorPrimitives.Asin(x, y), (x, y) => TensorPrimitives.Asin(x, y));
+        AddFloat(r, "Acos", (x, y) => TensorPrimitives.Acos(x, y), (x, y) => TensorPrimitives.Acos(x, y));
+        AddFloat(r, "Atan", (x, y) => TensorPrimitives.Atan(x, y), (x, y) => TensorPrimitives.Atan(x, y));
+        AddFloat(r, "Sinh", (x, y) => TensorPrimitives.Sinh(x, y), (x, y) => TensorPrimitives.Sinh(x, y));
+        AddFloat(r, "Cosh", (x, y) => TensorPrimitives.Cosh(x, y), (x, y) => TensorPrimitives.Cosh(x, y));
+        AddFloat(r, "Erf", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erf(v)), (x, y) => Each(x, y, SpecialFunctions.Erf));
+        AddFloat(r, "Erfc", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erfc(v)), (x, y) => Each(x, y, SpecialFunctions.Erfc));
+        AddFloat(r, "Sigmoid", (x, y) => TensorPrimitives.Sigmoid(x, y), (x, y) => Each(x, y, v => 1.0 / (1.0 + Math.Exp(-v))));
+        AddFloat(r, "Tanh", (x, y) => TensorPrimitives.Tanh(x, y), (x, y) => TensorPrimitives.Tanh(x, y));
+        AddFloat(r, "Softplus", (x, y) => Each(x, y, v => (float)Softplus(v)), (x, y) => Each(x, y, Softplus));
+        AddFloat(r, "Softsign", (x, y) => Each(x, y, v => v / (1 + MathF.Abs(v))), (x, y) => Each(x, y, v => v / (1 + Math.Abs(v))));
+        AddFloat(r, "Elu", (x, y) => Each(x, y, v => v < 0 ? (float)(Math.Exp(v) - 1) : v), (x, y) => Each(x, y, v => v < 0 ? Math.Exp(v) - 1 : v));
+        AddFloat(r, "Selu", (x, y) => Each(x, y, v => (float)Selu(v)), (x, y) => Each(x, y, Selu));
+        r.Add("LeakyRelu", ctx =>
+        {
+            float alpha = ctx.Float("alpha", 0.2f);
+            FloatUnary(ctx, (x, y) => Activation.LeakyRelu(x, y, alpha), (x, y) => Each(x, y, v => v < 0 ? v * alpha : v));
+        });
+
+        r.Add("IsNan", ctx => Predicate(ctx, float.IsNaN, double.IsNaN));
+        r.Add("IsInf", ctx => Predicate(ctx, float.IsInfinity, double.IsInfinity));
+        r.Add("IsFinite", ctx => Predicate(ctx, float.IsFinite, double.IsFinite));
+
+        r.Add("Softmax", ctx => SoftmaxKernel(ctx, log: false));
+        r.Add("LogSoftmax", ctx => SoftmaxKernel(ctx, log: true));
+    }
+
+    // ------------------------------------------------------------------ binary
+
+    internal interface IBin<TSelf> where TSelf : IBin<TSelf>
+    {
+        static abstract T Apply<T>(T a, T b) where T : unmanaged, INumber<T>;
+
+        static virtual bool FloatOnly => false;
+
+        static virtual void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            for (int i = 0; i < d.Length; i++) d[i] = TSelf.Apply(a[i], b[i]);
+        }
+
+        static virtual void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            for (int i = 0; i < d.Length; i++) d[i] = TSelf.Apply(a[i], b);
+        }
+
+        static virtual void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            for (int i = 0; i < d.Length; i++) d[i] = TSelf.Apply(a, b[i]);
+        }
+    }
+
+    private static bool IsFloat<T>() => typeof(T) == typeof(float) || typeof(T) == typeof(double);
+
+    private static ModelOpsException DivByZero() =>
+        new("IntegerDivisionByZero", ErrorKind.InvalidArgument, "Integer division by zero.");
+
+    internal struct AddOp : IBin<AddOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a + b;
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
+        public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(b, a, d);
+    }
+
+    internal struct SubOp : IBin<SubOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a - b;
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
+        public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
+    }
+
+    internal struct MulOp : IBin<MulOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a * b;
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
+        public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(b, a, d);
+    }
+
+    /// <summary>RealDiv / Div: IEEE division for floats; truncating division for integers (error on zero).</summary>
+    internal struct DivOp : IBin<DivOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) return a / b;
+            if (b == T.Zero) throw DivByZero();
+            if (T.IsNegative(b) && b == T.Zero - T.One) return T.Zero - a; // MinValue / -1 wraps as in C++
+            return a / b;
+        }
+
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) TensorPrimitives.Divide(a, b, d);
+            else for (int i = 0; i < d.Length; i++) d[i] = Apply(a[i], b[i]);
+        }
+
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) TensorPrimitives.Divide(a, b, d);
+            else for (int i = 0; i < d.Length; i++) d[i] = Apply(a[i], b);
+        }
+    }
+
+    internal struct DivNoNanOp : IBin<DivNoNanOp>
+    {
+        public static bool FloatOnly => true;
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => b == T.Zero ? T.Zero : a / b;
+    }
+
+    internal struct FloorDivOp : IBin<FloorDivOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) return T.CreateTruncating(Math.Floor(double.CreateTruncating(a / b)));
+            if (b == T.Zero) throw DivByZero();
+            if (T.IsNegative(b) && b == T.Zero - T.One) return T.Zero - a;
+            T q = a / b;
+            if (a % b != T.Zero && (T.IsNegative(a) != T.IsNegative(b))) q -= T.One;
+            return q;
+        }
+    }
+
+    /// <summary>FloorMod: the remainder takes the sign of the divisor (Python's %).</summary>
+    internal struct FloorModOp : IBin<FloorModOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (!IsFloat<T>())
+            {
+                if (b == T.Zero) throw DivByZero();
+                if (T.IsNegative(b) && b == T.Zero - T.One) return T.Zero;
+            }
+            T m = a % b;
+            if (m != T.Zero && (T.IsNegative(m) != T.IsNegative(b))) m += b;
+            return m;
+        }
+    }
+
+    /// <summary>Mod / TruncateMod: C's fmod / %, the remainder takes the sign of the dividend.</summary>
+    internal struct TruncModOp : IBin<TruncModOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (!IsFloat<T>())
+            {
+                if (b == T.Zero) throw DivByZero();
+                if (T.IsNegative(b) && b == T.Zero - T.One) return T.Zero;
+            }
+            return a % b;
+        }
+    }
+
+    internal struct TruncDivOp : IBin<TruncDivOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) return T.CreateTruncating(Math.Truncate(double.CreateTruncating(a / b)));
+            return DivOp.Apply(a, b);
+        }
+    }
+
+    internal struct MaxOp : IBin<MaxOp>
+    {
+        // TensorFlow's Maximum/Minimum propagate NaN, as do Math.Max and TensorPrimitives.Max.
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => T.Max(a, b);
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(a, b, d);
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(a, b, d);
+        public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(b, a, d);
+    }
+
+    internal struct MinOp : IBin<MinOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => T.Min(a, b);
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(a, b, d);
+        public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(a, b, d);
+        public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(b, a, d);
+    }
+
+    internal struct PowOp : IBin<PowOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
+        {
+            if (typeof(T) == typeof(float)) return (T)(object)MathF.Pow((float)(object)a, (float)(object)b);
+            if (typeof(T) == typeof(double)) return (T)(object)Math.Pow((double)(object)a, (double)(object)b);
+            if (T.IsNegative(b))
+                throw new ModelOpsException("NegativeIntegerPower", ErrorKind.InvalidArgument, "Integers to negative integer powers are not allowed.");
+            T result = T.One, x = a;
+            ulong e = ulong.CreateTruncating(b);
+            while (e != 0)
+            {
+                if ((e & 1) != 0) result *= x;
+                x *= x;
+                e >>= 1;
+            }
+            return result;
+        }
+    }
+
+    internal struct SqDiffOp : IBin<SqDiffOp>
+    {
+        public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => (a - b) * (a - b);
+
+        public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T>
+        {
+            TensorPrimitives.Subtract(a, b, d);
+            TensorPrimitives.Multiply(d, d, d);
+        }
+    }
+
+    private static void Binary<TOp>(KernelContext ctx) where TOp : IBin<TOp>
+    {
+        var a = ctx.Input(0);
+        var b = ctx.Input(1);
+        ctx.SetOutput(0, BinaryTensor<TOp>(ctx, a, b));
+    }
+
+    /// <summary>Applies a broadcasting binary op to two tensors of the same dtype.</summary>
+    internal static Tensor BinaryTensor<TOp>(KernelContext ctx, Tensor a, Tensor b) where TOp : IBin<TOp>
+    {
+        if (a.DType != b.DType)
+            throw ctx.Error($"has inputs of different dtypes {a.DType.Name()} and {b.DType.Name()}.");
+        var plan = Broadcast.TryCreate(a.Shape, b.Shape)
+            ?? throw ctx.Error($"cannot broadcast shapes {Tensor.FormatShape(a.Shape)} and {Tensor.FormatShape(b.Shape)}.");
+        var dtype = a.DType;
+        if (TOp.FloatOnly && !dtype.IsFloating())
+            throw ctx.Error($"does not support dtype {dtype.Name()}.");
+        try
+        {
+            if (FloatConvert.IsReducedFloat(dtype))
+                return FloatConvert.FromFloat(RunBinary<TOp, float>(ctx, FloatConvert.ToFloat(a), FloatConvert.ToFloat(b), plan), dtype);
+            return dtype switch
+            {
+                DataType.DtFloat => RunBinary<TOp, float>(ctx, a, b, plan),
+                DataType.DtDouble => RunBinary<TOp, double>(ctx, a, b, plan),
+                DataType.DtInt32 => RunBinary<TOp, int>(ctx, a, b, plan),
+                DataType.DtInt64 => RunBinary<TOp, long>(ctx, a, b, plan),
+                DataType.DtInt8 => RunBinary<TOp, sbyte>(ctx, a, b, plan),
+                DataType.DtUint8 => RunBinary<TOp, byte>(ctx, a, b, plan),
+                DataType.DtInt16 => RunBinary<TOp, short>(ctx, a, b, plan),
+                DataType.DtUint16 => RunBinary<TOp, ushort>(ctx, a, b, plan),
+                DataType.DtUint32 => RunBinary<TOp, uint>(ctx, a, b, plan),
+                DataType.DtUint64 => RunBinary<TOp, ulong>(ctx, a, b, plan),
+                _ => throw ctx.Error($"does not support dtype {dtype.Name()}."),
+            };
+        }
+        catch (ModelOpsException e) when (e.ErrorId is "IntegerDivisionByZero" or "NegativeIntegerPower")
+        {
+            throw new ModelOpsException(e.ErrorId, e.Kind, $"{ctx.Node.Op} node '{ctx.Node.Name}': {e.Message}", ctx.Node.Name);
+        }
+        catch (AggregateException ae) when (ae.InnerException is ModelOpsException e)
+        {
+            throw new ModelOpsException(e.ErrorId, e.Kind, $"{ctx.Node.Op} node '{ctx.Node.Name}': {e.Message}", ctx.Node.Name);
+        }
+    }
+
+    private static Tensor RunBinary<TOp, T>(KernelContext ctx, Tensor a, Tensor b, Broadcast plan)
+        where TOp : IBin<TOp> where T : unmanaged, INumber<T>
+    {
+        var A = a.As<T>();
+        var B = b.As<T>();
+        var O = new T[Tensor.ElementCount(plan.OutShape)];
+        int inner = plan.Inner;
+        bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+        KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
+        {
+            for (int r = s; r < e; r++)
+            {
+                plan.Offsets(r, out long ao, out long bo);
+                var d = O.AsSpan(r * inner, inner);
+                if (!aS && !bS) TOp.VV<T>(A.AsSpan((int)ao, inner), B.AsSpan((int)bo, inner), d);
+                else if (!aS) TOp.VS(A.AsSpan((int)ao, inner), B[bo], d);
+                else if (!bS) TOp.SV(A[ao], B.AsSpan((int)bo, inner), d);
+                else d.Fill(TOp.Apply(A[ao], B[bo]));
+            }
+        }, 65_536);
+        return new Tensor(a.DType, plan.OutShape, O);
+    }
+
+    private static void BiasAdd(KernelContext ctx)
+    {
+        var value = ctx.Input(0);
+        var bias = ctx.Input(1);
+        bool nchw = ctx.String("data_format", "NHWC") == "NCHW";
+        if (value.Rank < 2) throw ctx.Error($"needs an input of rank 2 or more, got shape {Tensor.FormatShape(value.Shape)}.");
+        if (bias.Rank != 1) throw ctx.Error($"needs a 1-D bias, got shape {Tensor.FormatShape(bias.Shape)}.");
+        int cdim = nchw && value.Rank >= 3 ? 1 : value.Rank - 1;
+        if (bias.Shape[0] != value.Shape[cdim])
+            throw ctx.Error($"has a bias of {bias.Shape[0]} elements for {value.Shape[cdim]} channels (input shape {Tensor.FormatShape(value.Shape)}).");
+        var bshape = new int[value.Rank - cdim];
+        Array.Fill(bshape, 1);
+        bshape[0] = bias.Shape[0];
+        ctx.SetOutput(0, BinaryTensor<AddOp>(ctx, value, bias.Reshape(bshape)));
+    }
+
+    private static void AddN(KernelContext ctx)
+    {
+        if (ctx.Inputs.Length == 0) throw ctx.Error("needs at least one input.");
+        var acc = ctx.Input(0);
+        for (int i = 1; i < ctx.Inputs.Length; i++)
+        {
+            if (!ctx.Inputs[i].Shape.AsSpan().SequenceEqual(acc.Shape))
+                throw ctx.Error($"has inputs of different shapes {Tensor.FormatShape(acc.Shape)} and {Tensor.FormatShape(ctx.Inputs[i].Shape)}.");
+            acc = BinaryTensor<AddOp>(ctx, acc, ctx.Inputs[i]);
+        }
+        ctx.SetOutput(0, acc);
+    }
+
+    private static void ClipByValue(KernelContext ctx)
+    {
+        var t = ctx.Input(0);
+        var lo = ctx.Input(1);
+        var hi = ctx.Input(2);
+        foreach (var bound in new[] { lo, hi })
+            if (bound.Rank != 0 && !bound.Shape.AsSpan().SequenceEqual(t.Shape))
+                throw ctx.Error($"needs scalar bounds or bounds of the input's shape {Tensor.FormatShape(t.Shape)}, got {Tensor.FormatShape(bound.Shape)}.");
+        var r = BinaryTensor<MaxOp>(ctx, t, lo);
+        ctx.SetOutput(0, BinaryTensor<MinOp>(ctx, r, hi));
+    }
+
+    // ------------------------------------------------------------------ unary
+
+    internal delegate void Map<T>(ReadOnlySpan<T> x, Span<T> y);
+
+    internal interface IUn<TSelf> where TSelf : IUn<TSelf>
+    {
+        static abstract T Apply<T>(T x) where T : unmanaged, INumber<T>;
+
+        static virtual void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+        {
+            for (int i = 0; i < y.Length; i++) y[i] = TSelf.Apply(x[i]);
+        }
+    }
+
+    internal struct NegOp : IUn<NegOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> => T.Zero - x;
+        public static void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T> => TensorPrimitives.Negate(x, y);
+    }
+
+    internal struct AbsOp : IUn<AbsOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> => T.IsNegative(x) ? T.Zero - x : x;
+
+        public static void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+        {
+            if (IsFloat<T>()) TensorPrimitives.Abs(x, y);
+            else for (int i = 0; i < y.Length; i++) y[i] = Apply(x[i]); // wraps on MinValue like C++
+        }
+    }
+
+    internal struct SquareOp : IUn<SquareOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> => x * x;
+        public static void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(x, x, y);
+    }
+
+    internal struct SignOp : IUn<SignOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> =>
+            T.IsNaN(x) ? x : x > T.Zero ? T.One : x < T.Zero ? T.Zero - T.One : T.Zero;
+    }
+
+    internal struct ReluOp : IUn<ReluOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> => x > T.Zero ? x : T.IsNaN(x) ? x : T.Zero;
+
+        public static void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+        {
+            if (typeof(T) == typeof(float)) Activation.Relu(Cast<T, float>(x), Cast<T, float>(y));
+            else for (int i = 0; i < y.Length; i++) y[i] = Apply(x[i]);
+        }
+    }
+
+    internal struct Relu6Op : IUn<Relu6Op>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T>
+        {
+            if (T.IsNaN(x)) return x;
+            T six = T.CreateTruncating(6);
+            return x < T.Zero ? T.Zero : x > six ? six : x;
+        }
+
+        public static void Run<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+        {
+            if (typeof(T) == typeof(float)) Activation.Relu6(Cast<T, float>(x), Cast<T, float>(y));
+            else for (int i = 0; i < y.Length; i++) y[i] = Apply(x[i]);
+        }
+    }
+
+    internal struct RoundOp : IUn<RoundOp>
+    {
+        public static T Apply<T>(T x) where T : unmanaged, INumber<T> =>
+            IsFloat<T>() ? T.CreateTruncating(Math.Round(double.CreateTruncating(x), MidpointRounding.ToEven)) : x;
+    }
+
+    private static ReadOnlySpan<TTo> Cast<TFrom, TTo>(ReadOnlySpan<TFrom> s) where TFrom : unmanaged where TTo : unmanaged =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<TFrom, TTo>(s);
+
+    private static Span<TTo> Cast<TFrom, TTo>(Span<TFrom> s) where TFrom : unmanaged where TTo : unmanaged =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<TFrom, TTo>(s);
+
+    private static void GenericUnary<TOp>(KernelContext ctx) where TOp : IUn<TOp>
+    {
+        var x = ctx.Input(0);
+        var dtype = x.DType;
+        Tensor r;
+        if (FloatConvert.IsReducedFloat(dtype)) r = FloatConvert.FromFloat(RunUnary<TOp, float>(ctx, FloatConvert.ToFloat(x)), dtype);
+        else r = dtype switch
+        {
+            DataType.DtFloat => RunUnary<TOp, float>(ctx, x),
+            DataType.DtDouble => RunUnary<TOp, double>(ctx, x),
+            DataType.DtInt32 => RunUnary<TOp, int>(ctx, x),
+            DataType.DtInt64 => RunUnary<TOp, long>(ctx, x),
+            DataType.DtInt8 => RunUnary<TOp, sbyte>(ctx, x),
+            DataType.DtUint8 => RunUnary<TOp, byte>(ctx, x),
+            DataType.DtInt16 => RunUnary<TOp, short>(ctx, x),
+            DataType.DtUint16 => RunUnary<TOp, ushort>(ctx, x),
+            DataType.DtUint32 => RunUnary<TOp, uint>(ctx, x),
+            DataType.DtUint64 => RunUnary<TOp, ulong>(ctx, x),
+            _ => throw ctx.Error($"does not support dtype {dtype.Name()}."),
+        };
+        ctx.SetOutput(0, r);
+    }
+
+    private static Tensor RunUnary<TOp, T>(KernelContext ctx, Tensor x) where TOp : IUn<TOp> where T : unmanaged, INumber<T>
+    {
+        var X = x.As<T>();
+        var Y = new T[X.Length];
+        Chunked(ctx, X.Length, 4, (s, n) => TOp.Run<T>(X.AsSpan(s, n), Y.AsSpan(s, n)));
+        return new Tensor(x.DType, x.Shape, Y);
+    }
+
+    private static void Chunked(KernelContext ctx, int length, int costPerElement, Action<int, int> body)
+    {
+        const int Block = 16_384;
+        int blocks = (length + Block - 1) / Block;
+        KernelParallel.For(ctx.Options.IntraOpThreads, blocks, (long)Block * costPerElement, (s, e) =>
+        {
+            int start = s * Block;
+            int end = Math.Min(length, e * Block);
+            body(start, end - start);
+        }, 65_536);
+    }
+
+    private static void AddFloat(KernelRegistry r, string op, Map<float> f, Map<double> d) => AddFloat(r, [op], f, d);
+
+    private static void AddFloat(KernelRegistry r, string[] ops, Map<float> f, Map<double> d) =>
+        r.Add(ops, ctx => FloatUnary(ctx, f, d));
+
+    private static void FloatUnary(KernelContext ctx, Map<float> f, Map<double> d)
+    {
+        var x = ctx.Input(0);
+        var dtype = x.DType;
+        if (dtype == DataType.DtDouble)
+        {
+            var X = x.As<double>();
+            var Y = new double[X.Length];
+            Chunked(ctx, X.Length, 16, (s, n) => d(X.AsSpan(s, n), Y.AsSpan(s, n)));
+            ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
+            return;
+        }
+        if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
+            throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
+        var xf = FloatConvert.ToFloat(x);
+        var XF = xf.As<float>();
+        var YF = new float[XF.Length];
+        Chunked(ctx, XF.Length, 16, (s, n) => f(XF.AsSpan(s, n), YF.AsSpan(s, n)));
+        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+    }
+
+    private static void Each(ReadOnlySpan<float> x, Span<float> y, Func<float, float> f)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = f(x[i]);
+    }
+
+    private static void Each(ReadOnlySpan<double> x, Span<double> y, Func<double, double> f)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = f(x[i]);
+    }
+
+    private static double Log1p(double v) =>
+        Math.Abs(v) < 1e-4 ? v * (1 - v * (0.5 - v / 3)) : Math.Log(1 + v) * (v / ((1 + v) - 1));
+
+    /// <summary>log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).</summary>
+    private static double Softplus(double v) => Math.Max(v, 0) + Log1p(Math.Exp(-Math.Abs(v)));
+
+    private const double SeluScale = 1.0507009873554804934193349852946;
+    private const double SeluAlpha = 1.6732632423543772848170429916717;
+
+    private static double Selu(double v) => v < 0 ? SeluScale * SeluAlpha * (Math.Exp(v) - 1) : SeluScale * v;
+
+    private static void Predicate(KernelContext ctx, Func<float, bool> f, Func<double, bool> d)
+    {
+        var x = ctx.Input(0);
+        var o = new bool[x.Length];
+        if (x.DType == DataType.DtDouble)
+        {
+            var X = x.As<double>();
+            for (int i = 0; i < o.Length; i++) o[i] = d(X[i]);
+        }
+        else if (x.DType == DataType.DtFloat || FloatConvert.IsReducedFloat(x.DType))
+        {
+            var X = FloatConvert.ToFloat(x).As<float>();
+            for (int i = 0; i < o.Length; i++) o[i] = f(X[i]);
+        }
+        else throw ctx.Error($"does not support dtype {x.DType.Name()} (floating-point types only).");
+        ctx.SetOutput(0, new Tensor(DataType.DtBool, x.Shape, o));
+    }
+
+    // ------------------------------------------------------------------ softmax
+
+    private static void SoftmaxKernel(KernelContext ctx, bool log)
+    {
+        var x = ctx.Input(0);
+        var dtype = x.DType;
+        if (x.Rank < 1) throw ctx.Error("needs an input of rank 1 or more.");
+        int n = x.Shape[^1];
+        if (dtype == DataType.DtDouble)
+        {
+            var X = x.As<double>();
+            var Y = new double[X.Length];
+            int rows = n == 0 ? 0 : X.Length / n;
+            KernelParallel.For(ctx.Options.IntraOpThreads, rows, n * 8L, (s, e) =>
+            {
+                for (int r = s; r < e; r++) SoftmaxRow(X.AsSpan(r * n, n), Y.AsSpan(r * n, n), log);
+            });
+            ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
+            return;
+        }
+        if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
+            throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
+        var XF = FloatConvert.ToFloat(x).As<float>();
+        var YF = new float[XF.Length];
+        int frows = n == 0 ? 0 : XF.Length / n;
+        KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
+        {
+            for (int r = s; r < e; r++) SoftmaxRow(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
+        });
+        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+    }
+
+    private static void SoftmaxRow<T>(ReadOnlySpan<T> x, Span<T> y, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        if (log)
+        {
+            // x - max - log(sum(exp(x - max)))
+            T sum = T.Zero;
+            foreach (var v in y) sum += T.Exp(v);
+            TensorPrimitives.Subtract(y, T.Log(sum), y);
+        }
+        else
+        {
+            TensorPrimitives.Exp(y, y);
+            T sum = TensorPrimitives.Sum<T>(y);
+            TensorPrimitives.Divide(y, sum, y);
+        }
+    }
+}

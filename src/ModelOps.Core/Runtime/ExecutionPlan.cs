@@ -1,0 +1,326 @@
+using ModelOps.Core.Errors;
+using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Tensors;
+
+namespace ModelOps.Core.Runtime;
+
+/// <summary>How a planned node produces its outputs.</summary>
+internal enum StepKind
+{
+    Kernel,
+    Constant,
+    Placeholder,
+}
+
+/// <summary>One node of a plan: its kernel, reusable context, and where its inputs and outputs live.</summary>
+internal sealed class PlanStep
+{
+    public required int GraphIndex { get; init; }
+    public required NodeDef Node { get; init; }
+    public required StepKind Kind { get; init; }
+    public Kernel? Kernel { get; init; }
+    public required KernelContext Context { get; init; }
+    /// <summary>Per data input: the step producing it and its output index.</summary>
+    public required (int Step, int Output)[] DataInputs { get; init; }
+    public required int[] ControlInputs { get; init; }
+    public required int OutputCount { get; init; }
+    public int OutputBase { get; set; }
+    public Tensor? Constant { get; set; }
+    /// <summary>Control-flow role (for the dataflow executor).</summary>
+    public ControlRole Role { get; init; }
+    public string? FrameName { get; init; }
+    public bool IsConstantEnter { get; init; }
+    /// <summary>For Merge: which data inputs come from NextIteration (loop back edges).</summary>
+    public bool[]? BackEdge { get; init; }
+}
+
+internal enum ControlRole
+{
+    None,
+    Switch,
+    Merge,
+    Enter,
+    Exit,
+    NextIteration,
+}
+
+/// <summary>
+/// A schedule for one set of fetches: the pruned nodes in topological order with their kernels and
+/// contexts, slot layout and last-use release lists. Graphs without TF1 control flow run on a flat
+/// array of slots; graphs with it run on <see cref="DataflowExecutor"/>.
+/// </summary>
+internal sealed class ExecutionPlan
+{
+    private readonly PlanStep[] _steps;
+    private readonly (int Step, int Output)[] _fetches;
+    private readonly int[][] _releaseAfter;
+    private readonly int _slotCount;
+    private readonly string[] _fetchNames;
+    private readonly DataflowExecutor? _dataflow;
+
+    public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache)
+    {
+        _fetchNames = fetches;
+        var fetchRefs = new TensorName[fetches.Length];
+        for (int i = 0; i < fetches.Length; i++)
+        {
+            if (string.IsNullOrWhiteSpace(fetches[i]))
+                throw new ModelOpsException(EngineErrorIds.UnknownOutput, ErrorKind.InvalidArgument, "An empty output name was given.");
+            fetchRefs[i] = TensorName.Parse(fetches[i]);
+            if (fetchRefs[i].IsControl || !graph.Contains(fetchRefs[i].Node)) throw graph.NotFound(fetches[i], "output node");
+        }
+
+        // Prune to the ancestors of the fetches, schedule in topological order.
+        var needed = graph.AncestorsOf(fetchRefs.Select(f => f.Node));
+        var order = graph.TopologicalOrder().Where(needed.Contains).ToArray();
+        var stepOf = new Dictionary<int, int>(order.Length);
+        for (int s = 0; s < order.Length; s++) stepOf[order[s]] = s;
+
+        // Output counts: the op's arity where known, else what consumers and fetches reference.
+        var referenced = new int[order.Length];
+        for (int s = 0; s < order.Length; s++)
+            foreach (var tn in graph.InputsOf(order[s]))
+                if (!tn.IsControl && stepOf.TryGetValue(graph.IndexOf(tn.Node), out int src))
+                    referenced[src] = Math.Max(referenced[src], tn.Index + 1);
+        foreach (var f in fetchRefs) { int s = stepOf[graph.IndexOf(f.Node)]; referenced[s] = Math.Max(referenced[s], f.Index + 1); }
+
+        // Unsupported ops: all of them, with counts, before anything runs.
+        var missing = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (int gi in order)
+        {
+            var op = graph.Nodes[gi].Op;
+            if (op is "Const" || GraphSession.IsPlaceholder(op)) continue;
+            if (!kernels.Contains(op)) missing[op] = missing.GetValueOrDefault(op) + 1;
+        }
+        if (missing.Count > 0)
+        {
+            int total = missing.Values.Sum();
+            throw new ModelOpsException(EngineErrorIds.UnsupportedOps, ErrorKind.NotImplemented,
+                $"The managed engine has no kernel for {missing.Count} op type(s) used by {total} node(s) this model needs: {GraphSession.FormatOpCounts(missing)}. " +
+                "Ask for outputs that avoid them (-Output), or run the model with another engine.", string.Join(",", missing.Keys));
+        }
+
+        _steps = new PlanStep[order.Length];
+        var placeholders = new List<int>();
+        bool controlFlow = false;
+        int slots = 0;
+        for (int s = 0; s < order.Length; s++)
+        {
+            int gi = order[s];
+            var node = graph.Nodes[gi];
+            var inputs = graph.InputsOf(gi);
+            var data = new List<(int, int)>();
+            var control = new List<int>();
+            var back = new List<bool>();
+            foreach (var tn in inputs)
+            {
+                int src = stepOf[graph.IndexOf(tn.Node)];
+                if (tn.IsControl) control.Add(src);
+                else
+                {
+                    data.Add((src, tn.Index));
+                    back.Add(graph.Nodes[order[src]].Op is "NextIteration" or "RefNextIteration");
+                }
+            }
+            var role = node.Op switch
+            {
+                "Switch" or "RefSwitch" => ControlRole.Switch,
+                "Merge" or "RefMerge" => ControlRole.Merge,
+                "Enter" or "RefEnter" => ControlRole.Enter,
+                "Exit" or "RefExit" => ControlRole.Exit,
+                "NextIteration" or "RefNextIteration" => ControlRole.NextIteration,
+                _ => ControlRole.None,
+            };
+            if (role != ControlRole.None) controlFlow = true;
+            var kind = node.Op == "Const" ? StepKind.Constant : GraphSession.IsPlaceholder(node.Op) ? StepKind.Placeholder : StepKind.Kernel;
+            if (kind == StepKind.Placeholder) placeholders.Add(gi);
+            int outCount = Math.Max(Math.Max(referenced[s], OutputArity(node)), 1);
+            kernels.TryGet(node.Op, out var kernel);
+            var step = new PlanStep
+            {
+                GraphIndex = gi,
+                Node = node,
+                Kind = kind,
+                Kernel = kernel,
+                Context = new KernelContext(node, new Tensor[data.Count], outCount, options),
+                DataInputs = data.ToArray(),
+                ControlInputs = control.ToArray(),
+                OutputCount = outCount,
+                OutputBase = slots,
+                Role = role,
+                FrameName = role == ControlRole.Enter ? StringAttr(node, "frame_name") : null,
+                IsConstantEnter = role == ControlRole.Enter && node.Attr.TryGetValue("is_constant", out var ic) && ic.B,
+                BackEdge = role == ControlRole.Merge ? back.ToArray() : null,
+            };
+            slots += outCount;
+            if (kind == StepKind.Constant)
+            {
+                if (!constantCache.TryGetValue(gi, out var value))
+                {
+                    value = node.Attr.TryGetValue("value", out var v) && v.Tensor is not null
+                        ? TensorProtoCodec.Decode(v.Tensor, $"value of Const node '{node.Name}'")
+                        : throw new ModelOpsException(ErrorIds.InvalidGraph, ErrorKind.InvalidData, $"Const node '{node.Name}' has no value attribute.", node.Name);
+                    constantCache[gi] = value;
+                }
+                step.Constant = value;
+            }
+            _steps[s] = step;
+        }
+        _slotCount = slots;
+        Placeholders = placeholders;
+        _fetches = fetchRefs.Select(f => (stepOf[graph.IndexOf(f.Node)], f.Index)).ToArray();
+        foreach (var (st, o) in _fetches)
+            if (o >= _steps[st].OutputCount)
+                throw new ModelOpsException(EngineErrorIds.UnknownOutput, ErrorKind.InvalidArgument,
+                    $"Node '{_steps[st].Node.Name}' ({_steps[st].Node.Op}) has no output {o}.", _steps[st].Node.Name);
+
+        if (controlFlow)
+        {
+            _dataflow = new DataflowExecutor(_steps, _fetches);
+            _releaseAfter = Array.Empty<int[]>();
+            return;
+        }
+
+        // Last-use analysis: a slot is released right after the step that reads it last.
+        var lastUse = new int[slots];
+        Array.Fill(lastUse, -1);
+        for (int s = 0; s < _steps.Length; s++)
+        {
+            for (int o = 0; o < _steps[s].OutputCount; o++) lastUse[_steps[s].OutputBase + o] = s; // unread: free at once
+            foreach (var (src, o) in _steps[s].DataInputs) lastUse[_steps[src].OutputBase + o] = s;
+        }
+        foreach (var (st, o) in _fetches) lastUse[_steps[st].OutputBase + o] = int.MaxValue;
+        var release = new List<int>[_steps.Length];
+        for (int slot = 0; slot < slots; slot++)
+        {
+            int s = lastUse[slot];
+            if (s >= 0 && s < _steps.Length) (release[s] ??= new List<int>()).Add(slot);
+        }
+        _releaseAfter = release.Select(l => l?.ToArray() ?? Array.Empty<int>()).ToArray();
+    }
+
+    /// <summary>Graph indices of the placeholders this plan reads.</summary>
+    public IReadOnlyList<int> Placeholders { get; }
+
+    public bool UsesControlFlow => _dataflow is not null;
+
+    /// <summary>Runs the plan; returns the fetched tensors in fetch order.</summary>
+    public Tensor[] Execute(Dictionary<int, Tensor> feeds)
+    {
+        CheckFeeds(feeds);
+        if (_dataflow is not null) return _dataflow.Run(feeds, _fetchNames);
+
+        var slots = new Tensor?[_slotCount];
+        try
+        {
+            for (int s = 0; s < _steps.Length; s++)
+            {
+                var step = _steps[s];
+                switch (step.Kind)
+                {
+                    case StepKind.Constant:
+                        slots[step.OutputBase] = step.Constant;
+                        break;
+                    case StepKind.Placeholder when feeds.TryGetValue(step.GraphIndex, out var fed):
+                        slots[step.OutputBase] = fed;
+                        break;
+                    default:
+                        var ctx = step.Context;
+                        for (int i = 0; i < step.DataInputs.Length; i++)
+                        {
+                            var (src, o) = step.DataInputs[i];
+                            ctx.Inputs[i] = slots[_steps[src].OutputBase + o]
+                                ?? throw new ModelOpsException(EngineErrorIds.OutputNotComputed, ErrorKind.InvalidOperation,
+                                    $"Node '{step.Node.Name}' reads output {o} of '{_steps[src].Node.Name}', which produced none.", step.Node.Name);
+                        }
+                        RunKernel(step);
+                        for (int o = 0; o < step.OutputCount; o++)
+                        {
+                            slots[step.OutputBase + o] = ctx.Outputs[o];
+                            ctx.Outputs[o] = null!;
+                        }
+                        Array.Clear(ctx.Inputs);
+                        break;
+                }
+                foreach (int slot in _releaseAfter[s]) slots[slot] = null;
+            }
+        }
+        finally
+        {
+            foreach (var st in _steps) { Array.Clear(st.Context.Inputs); Array.Clear(st.Context.Outputs); }
+        }
+        var result = new Tensor[_fetches.Length];
+        for (int i = 0; i < result.Length; i++)
+        {
+            var (st, o) = _fetches[i];
+            result[i] = slots[_steps[st].OutputBase + o] ?? throw NotComputed(_fetchNames[i], _steps[st].Node);
+        }
+        return result;
+    }
+
+    internal static ModelOpsException NotComputed(string name, NodeDef node) =>
+        new(EngineErrorIds.OutputNotComputed, ErrorKind.InvalidOperation,
+            $"Output '{name}' was not computed: node '{node.Name}' ({node.Op}) produced no value for it (for example it lies on the branch of a cond that was not taken).", name);
+
+    private void CheckFeeds(Dictionary<int, Tensor> feeds)
+    {
+        List<string>? missing = null;
+        foreach (var step in _steps)
+            if (step.Kind == StepKind.Placeholder && step.Node.Op != "PlaceholderWithDefault" && !feeds.ContainsKey(step.GraphIndex))
+                (missing ??= new List<string>()).Add(Describe(step.Node));
+        if (missing is not null)
+            throw new ModelOpsException(EngineErrorIds.MissingInput, ErrorKind.InvalidArgument,
+                $"The requested outputs need {missing.Count} input(s) that were not given: {string.Join(", ", missing)}. Feed a value for each.", missing[0]);
+    }
+
+    private static string Describe(NodeDef n)
+    {
+        string dtype = n.Attr.TryGetValue("dtype", out var dt) ? dt.Type.Name() : "?";
+        long[]? shape = n.Attr.TryGetValue("shape", out var sh) && sh.Shape is not null ? TensorProtoCodec.ToPartialShape(sh.Shape) : null;
+        return $"{n.Name} ({dtype}{(shape is null ? "" : Tensor.FormatShape(shape))})";
+    }
+
+    /// <summary>Runs a step's kernel; failures that are not ModelOpsException are wrapped with the node named.</summary>
+    internal static void RunKernel(PlanStep step)
+    {
+        try
+        {
+            step.Kernel!(step.Context);
+        }
+        catch (ModelOpsException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+        {
+            throw new ModelOpsException(EngineErrorIds.KernelFailed, ErrorKind.InvalidData,
+                $"{step.Node.Op} node '{step.Node.Name}' failed: {ex.Message}", step.Node.Name, ex);
+        }
+    }
+
+    private static string? StringAttr(NodeDef n, string name) =>
+        n.Attr.TryGetValue(name, out var v) ? v.S.ToStringUtf8() : null;
+
+    /// <summary>Number of outputs of ops whose arity does not show in their consumers.</summary>
+    internal static int OutputArity(NodeDef n)
+    {
+        long Attr(string name, long d) => n.Attr.TryGetValue(name, out var v) ? v.I : d;
+        int listLen = n.Attr.TryGetValue("_output_shapes", out var os) && os.List is not null ? os.List.Shape.Count : 0;
+        int known = n.Op switch
+        {
+            "Split" or "SplitV" => (int)Attr("num_split", 1),
+            "Unpack" => (int)Attr("num", 1),
+            "ShapeN" => (int)Attr("N", 1),
+            "IdentityN" => n.Attr.TryGetValue("T", out var t) && t.List is not null ? t.List.Type.Count : n.Input.Count(i => !i.StartsWith('^')),
+            "Switch" or "RefSwitch" or "Merge" or "RefMerge" or "TopKV2" or "TopK" or "TensorArrayV3" or "TensorArrayGradV3"
+                or "NonMaxSuppressionV4" or "Unique" or "UniqueV2" => 2,
+            "NonMaxSuppressionV5" => 3,
+            "FusedBatchNorm" or "FusedBatchNormV2" => 5,
+            "FusedBatchNormV3" or "_FusedBatchNormEx" => 6,
+            _ => 1,
+        };
+        return Math.Max(known, listLen);
+    }
+}

@@ -1,0 +1,78 @@
+using ModelOps.Core.Ops;
+using ModelOps.Core.Tensors;
+
+namespace ModelOps.Core.Runtime.Kernels;
+
+/// <summary>
+/// Reads the grappler-fused attributes (fused_ops, num_args, epsilon, leakyrelu_alpha) of _FusedConv2D,
+/// _FusedDepthwiseConv2dNative and _FusedMatMul into an <see cref="Epilogue"/> over output channels.
+/// Supported sequences: [BiasAdd | FusedBatchNorm] [Add|AddV2] [activation], or a lone activation.
+/// </summary>
+public static class FusedOps
+{
+    public static Epilogue Parse(KernelContext ctx, int argStart, int channels, int[] outShape)
+    {
+        var ops = ctx.Strings("fused_ops", Array.Empty<string>());
+        int numArgs = (int)ctx.Int("num_args", 0);
+        if (ctx.Inputs.Length < argStart + numArgs)
+            throw ctx.Error($"has num_args={numArgs} but only {ctx.Inputs.Length - argStart} extra inputs.");
+        int argi = 0;
+        Tensor NextArg(string what)
+        {
+            if (argi >= numArgs) throw ctx.Error($"needs an input for fused {what} (fused_ops [{string.Join(", ", ops)}], num_args={numArgs}).");
+            return FloatConvert.ToFloat(ctx.Inputs[argStart + argi++]);
+        }
+        float[] Vec(Tensor t, string what)
+        {
+            if (t.Length != channels) throw ctx.Error($"has a fused {what} of {t.Length} elements for {channels} channels.");
+            return t.As<float>();
+        }
+        float[]? scale = null, shift = null, residual = null;
+        var act = FusedActivation.None;
+        int i = 0;
+        if (i < ops.Length && ops[i] == "BiasAdd")
+        {
+            shift = Vec(NextArg("BiasAdd"), "bias");
+            i++;
+        }
+        else if (i < ops.Length && ops[i] is "FusedBatchNorm" or "FusedBatchNormV2" or "FusedBatchNormV3")
+        {
+            var s = Vec(NextArg("FusedBatchNorm scale"), "scale");
+            var o = Vec(NextArg("FusedBatchNorm offset"), "offset");
+            var mean = Vec(NextArg("FusedBatchNorm mean"), "mean");
+            var variance = Vec(NextArg("FusedBatchNorm variance"), "variance");
+            float eps = ctx.Float("epsilon", 0.0001f);
+            scale = new float[channels];
+            shift = new float[channels];
+            for (int c = 0; c < channels; c++)
+            {
+                float m = s[c] / MathF.Sqrt(variance[c] + eps);
+                scale[c] = m;
+                shift[c] = o[c] - mean[c] * m;
+            }
+            i++;
+        }
+        if (i < ops.Length && ops[i] is "Add" or "AddV2")
+        {
+            var r = NextArg("Add");
+            if (!r.Shape.AsSpan().SequenceEqual(outShape))
+                throw ctx.Error($"has a fused Add input of shape {Tensor.FormatShape(r.Shape)}, expected {Tensor.FormatShape(outShape)}.");
+            residual = r.As<float>();
+            i++;
+        }
+        if (i < ops.Length)
+        {
+            act = Activation.Parse(ops[i]) ?? throw ctx.Error($"has unsupported fused_ops [{string.Join(", ", ops)}].");
+            i++;
+        }
+        if (i < ops.Length) throw ctx.Error($"has unsupported fused_ops [{string.Join(", ", ops)}].");
+        return new Epilogue
+        {
+            Scale = scale,
+            Shift = shift,
+            Residual = residual,
+            Activation = act,
+            LeakyAlpha = ctx.Float("leakyrelu_alpha", 0.2f),
+        };
+    }
+}

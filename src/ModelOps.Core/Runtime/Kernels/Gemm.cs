@@ -1,0 +1,378 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelOps.Core.Runtime.Kernels;
+
+/// <summary>
+/// Single-precision matrix multiply C = op(A)·op(B) (+ C), row-major, blocked for the caches, with A and B
+/// packed into panels and an MR×NR register-tile micro-kernel (6×32 with AVX-512, 6×16 with AVX2/FMA, a
+/// portable Vector256 fallback elsewhere). Threads split the rows (or columns when there are few rows).
+/// </summary>
+public static unsafe class Gemm
+{
+    public const int MR = 6;
+    public static readonly int NR = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? 32 : 16;
+    private const int KC = 256;
+    private const int MC = MR * 24;
+    private const int NCBlocks = 32; // NC = NR * NCBlocks
+
+    [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_packB;
+
+    /// <summary>
+    /// C[m×n] (row stride ldc, from cOff) = op(A)[m×k] · op(B)[k×n], added to C when <paramref name="accumulate"/>.
+    /// op(A)(i,p) is a[aOff + i*lda + p], or a[aOff + p*lda + i] when transA; likewise for B.
+    /// </summary>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
+        bool accumulate = false, int threads = 1)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
+            return;
+        }
+        long flops = 2L * m * n * k;
+        int maxThreads = (int)Math.Max(1, Math.Min(threads, flops / 400_000));
+        if (m <= 4)
+        {
+            // Row-vector products: stream B once per row, no packing; split the columns over threads.
+            int parts = Math.Min(maxThreads, Math.Max(1, n / 64));
+            KernelParallel.For(parts, parts, 1, (s, e) =>
+            {
+                for (int t = s; t < e; t++)
+                {
+                    int j0 = (int)((long)n * t / parts), j1 = (int)((long)n * (t + 1) / parts);
+                    SmallM(transA, transB, m, j0, j1, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+                }
+            }, 1);
+            return;
+        }
+        int rowBlocks = (m + MR - 1) / MR;
+        int colBlocks = (n + NR - 1) / NR;
+        bool splitRows = rowBlocks >= maxThreads * 2 || rowBlocks >= colBlocks;
+        int units = splitRows ? rowBlocks : colBlocks;
+        int chunks = Math.Min(maxThreads, units);
+        KernelParallel.For(chunks, chunks, 1, (s, e) =>
+        {
+            for (int t = s; t < e; t++)
+            {
+                int u0 = (int)((long)units * t / chunks), u1 = (int)((long)units * (t + 1) / chunks);
+                if (splitRows)
+                {
+                    int i0 = u0 * MR, i1 = Math.Min(m, u1 * MR);
+                    int aShift = transA ? i0 : i0 * lda;
+                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, c, cOff + i0 * ldc, ldc, accumulate);
+                }
+                else
+                {
+                    int j0 = u0 * NR, j1 = Math.Min(n, u1 * NR);
+                    int bShift = transB ? j0 * ldb : j0;
+                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, c, cOff + j0, ldc, accumulate);
+                }
+            }
+        }, 1);
+    }
+
+    private static void SmallM(bool transA, bool transB, int m, int j0, int j1, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
+    {
+        int w = j1 - j0;
+        float[]? arow = transB ? new float[k] : null;
+        for (int i = 0; i < m; i++)
+        {
+            var crow = c.AsSpan(cOff + i * ldc + j0, w);
+            if (!accumulate) crow.Clear();
+            if (!transB)
+            {
+                fixed (float* pc = crow)
+                fixed (float* pb0 = b)
+                {
+                    for (int p = 0; p < k; p++)
+                    {
+                        float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                        if (av == 0) continue;
+                        Axpy(av, pb0 + bOff + (long)p * ldb + j0, pc, w);
+                    }
+                }
+            }
+            else
+            {
+                // B is stored n×k: each output is a dot product of two k-vectors.
+                for (int p = 0; p < k; p++) arow![p] = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                for (int j = 0; j < w; j++)
+                    crow[j] += System.Numerics.Tensors.TensorPrimitives.Dot(arow, b.AsSpan(bOff + (j0 + j) * ldb, k));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float alpha, float* x, float* y, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; i <= n - 8; i += 8)
+                Vector256.Store(Fmadd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
+        }
+        for (; i < n; i++) y[i] += alpha * x[i];
+    }
+
+    /// <summary>Single-threaded blocked GEMM on one slice.</summary>
+    private static void SgemmST(bool transA, bool transB, int m, int n, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
+    {
+        int nr = NR;
+        int nc = nr * NCBlocks;
+        int packASize = MC * KC;
+        int packBSize = nc * KC;
+        var packA = t_packA ??= GC.AllocateUninitializedArray<float>(packASize, pinned: true);
+        var packB = t_packB;
+        if (packB is null || packB.Length < packBSize) packB = t_packB = GC.AllocateUninitializedArray<float>(packBSize, pinned: true);
+        Span<float> tile = stackalloc float[MR * 32];
+        fixed (float* pa0 = a)
+        fixed (float* pb0 = b)
+        fixed (float* pc0 = c)
+        fixed (float* pA = packA)
+        fixed (float* pB = packB)
+        fixed (float* pT = tile)
+        {
+            float* A = pa0 + aOff, B = pb0 + bOff, C = pc0 + cOff;
+            for (int jc = 0; jc < n; jc += nc)
+            {
+                int ncb = Math.Min(nc, n - jc);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    PackB(transB, B, ldb, pc, jc, kc, ncb, pB, nr);
+                    bool acc = accumulate || pc > 0;
+                    for (int ic = 0; ic < m; ic += MC)
+                    {
+                        int mcb = Math.Min(MC, m - ic);
+                        PackA(transA, A, lda, ic, pc, mcb, kc, pA);
+                        for (int jr = 0; jr < ncb; jr += nr)
+                        {
+                            int nrb = Math.Min(nr, ncb - jr);
+                            float* bp = pB + (long)jr * kc;
+                            for (int ir = 0; ir < mcb; ir += MR)
+                            {
+                                int mrb = Math.Min(MR, mcb - ir);
+                                float* ap = pA + (long)ir * kc;
+                                float* cp = C + (long)(ic + ir) * ldc + jc + jr;
+                                if (mrb == MR && nrb == nr)
+                                {
+                                    Micro(kc, ap, bp, cp, ldc, acc);
+                                }
+                                else
+                                {
+                                    Micro(kc, ap, bp, pT, nr, false);
+                                    for (int r = 0; r < mrb; r++)
+                                    {
+                                        float* crow = cp + (long)r * ldc;
+                                        float* trow = pT + r * nr;
+                                        if (acc) for (int j = 0; j < nrb; j++) crow[j] += trow[j];
+                                        else for (int j = 0; j < nrb; j++) crow[j] = trow[j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[ic.., pc..] (mc×kc) into MR-row panels, p-major inside a panel, zero-padded.</summary>
+    private static void PackA(bool transA, float* a, int lda, int ic, int pc, int mc, int kc, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* d = dst + (long)ir * kc;
+            if (!transA)
+            {
+                for (int r = 0; r < MR; r++)
+                {
+                    if (r < mr)
+                    {
+                        float* src = a + (long)(ic + ir + r) * lda + pc;
+                        for (int p = 0; p < kc; p++) d[p * MR + r] = src[p];
+                    }
+                    else for (int p = 0; p < kc; p++) d[p * MR + r] = 0;
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)(pc + p) * lda + ic + ir;
+                    int r = 0;
+                    for (; r < mr; r++) d[p * MR + r] = src[r];
+                    for (; r < MR; r++) d[p * MR + r] = 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc.., jc..] (kc×nc) into NR-column panels, p-major inside a panel, zero-padded.</summary>
+    private static void PackB(bool transB, float* b, int ldb, int pc, int jc, int kc, int nc, float* dst, int nr)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int w = Math.Min(nr, nc - jr);
+            float* d = dst + (long)jr * kc;
+            if (!transB)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = b + (long)(pc + p) * ldb + jc + jr;
+                    float* dd = d + p * nr;
+                    if (w == nr) Buffer.MemoryCopy(src, dd, nr * sizeof(float), nr * sizeof(float));
+                    else
+                    {
+                        int j = 0;
+                        for (; j < w; j++) dd[j] = src[j];
+                        for (; j < nr; j++) dd[j] = 0;
+                    }
+                }
+            }
+            else
+            {
+                for (int j = 0; j < nr; j++)
+                {
+                    if (j < w)
+                    {
+                        float* src = b + (long)(jc + jr + j) * ldb + pc;
+                        for (int p = 0; p < kc; p++) d[p * nr + j] = src[p];
+                    }
+                    else for (int p = 0; p < kc; p++) d[p * nr + j] = 0;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool acc)
+    {
+        if (NR == 32) Micro6x32(kc, a, b, c, ldc, acc);
+        else Micro6x16(kc, a, b, c, ldc, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fmadd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fmadd(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    private static void Micro6x16(int kc, float* a, float* b, float* c, int ldc, bool acc)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+            x = Vector256.Create(a[1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector256.Create(a[2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector256.Create(a[3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector256.Create(a[4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector256.Create(a[5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            a += MR;
+            b += 16;
+        }
+        Store2(c, c00, c01, acc); c += ldc;
+        Store2(c, c10, c11, acc); c += ldc;
+        Store2(c, c20, c21, acc); c += ldc;
+        Store2(c, c30, c31, acc); c += ldc;
+        Store2(c, c40, c41, acc); c += ldc;
+        Store2(c, c50, c51, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store2(float* c, Vector256<float> v0, Vector256<float> v1, bool acc)
+    {
+        if (acc)
+        {
+            v0 += Vector256.Load(c);
+            v1 += Vector256.Load(c + 8);
+        }
+        Vector256.Store(v0, c);
+        Vector256.Store(v1, c + 8);
+    }
+
+    private static void Micro6x32(int kc, float* a, float* b, float* c, int ldc, bool acc)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+            x = Vector512.Create(a[1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector512.Create(a[2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector512.Create(a[3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector512.Create(a[4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector512.Create(a[5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            a += MR;
+            b += 32;
+        }
+        Store2(c, c00, c01, acc); c += ldc;
+        Store2(c, c10, c11, acc); c += ldc;
+        Store2(c, c20, c21, acc); c += ldc;
+        Store2(c, c30, c31, acc); c += ldc;
+        Store2(c, c40, c41, acc); c += ldc;
+        Store2(c, c50, c51, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store2(float* c, Vector512<float> v0, Vector512<float> v1, bool acc)
+    {
+        if (acc)
+        {
+            v0 += Vector512.Load(c);
+            v1 += Vector512.Load(c + 16);
+        }
+        Vector512.Store(v0, c);
+        Vector512.Store(v1, c + 16);
+    }
+
+    /// <summary>Double-precision C = op(A)·op(B): row-times-matrix accumulation (correct, moderately fast).</summary>
+    public static void Dgemm(bool transA, bool transB, int m, int n, int k,
+        double[] a, int aOff, int lda, double[] b, int bOff, int ldb, double[] c, int cOff, int ldc, int threads = 1)
+    {
+        if (m <= 0 || n <= 0) return;
+        double[] bt = b;
+        int bo = bOff, lb = ldb;
+        if (transB)
+        {
+            // materialize B as k×n row-major
+            bt = new double[(long)k * n];
+            for (int p = 0; p < k; p++)
+                for (int j = 0; j < n; j++) bt[p * n + j] = b[bOff + j * ldb + p];
+            bo = 0;
+            lb = n;
+        }
+        KernelParallel.For(threads, m, (long)n * k, (s, e) =>
+        {
+            for (int i = s; i < e; i++)
+            {
+                var crow = c.AsSpan(cOff + i * ldc, n);
+                crow.Clear();
+                for (int p = 0; p < k; p++)
+                {
+                    double av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                    if (av == 0) continue;
+                    var brow = bt.AsSpan(bo + p * lb, n);
+                    for (int j = 0; j < n; j++) crow[j] += av * brow[j];
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,209 @@
+using ModelOps.Core.Errors;
+using ModelOps.Core.Graph;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Tensors;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Ops;
+
+public class ConvolutionTests
+{
+    /// <summary>Naive NHWC convolution with explicit top/left padding, written from the definition.</summary>
+    private static float[] NaiveConv(float[] x, int n, int h, int w, int c, float[] f, int kh, int kw, int cout,
+        int sh, int sw, int dh, int dw, int oh, int ow, int pt, int pl, bool depthwise = false, int dm = 1)
+    {
+        int oc = depthwise ? c * dm : cout;
+        var y = new float[n * oh * ow * oc];
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                    for (int o = 0; o < oc; o++)
+                    {
+                        double s = 0;
+                        for (int a = 0; a < kh; a++)
+                            for (int bb = 0; bb < kw; bb++)
+                            {
+                                int ih = i * sh - pt + a * dh, iw = j * sw - pl + bb * dw;
+                                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                if (depthwise)
+                                {
+                                    int ci = o / dm, m = o % dm;
+                                    s += x[((b * h + ih) * w + iw) * c + ci] * f[((a * kw + bb) * c + ci) * dm + m];
+                                }
+                                else
+                                    for (int ci = 0; ci < c; ci++)
+                                        s += x[((b * h + ih) * w + iw) * c + ci] * f[((a * kw + bb) * c + ci) * cout + o];
+                            }
+                        y[((b * oh + i) * ow + j) * oc + o] = (float)s;
+                    }
+        return y;
+    }
+
+    private static (int Out, int Pad) Same(int inp, int k, int s, int d)
+    {
+        int eff = (k - 1) * d + 1;
+        int o = (inp + s - 1) / s;
+        return (o, Math.Max(0, (o - 1) * s + eff - inp) / 2);
+    }
+
+    private static Dictionary<string, AttrValue> ConvAttrs(string padding, int sh, int sw, int dh = 1, int dw = 1, string fmt = "NHWC") =>
+        fmt == "NHWC"
+            ? K.A(("padding", Attr.String(padding)), ("strides", Attr.Ints(1, sh, sw, 1)), ("dilations", Attr.Ints(1, dh, dw, 1)), ("data_format", Attr.String(fmt)))
+            : K.A(("padding", Attr.String(padding)), ("strides", Attr.Ints(1, 1, sh, sw)), ("dilations", Attr.Ints(1, 1, dh, dw)), ("data_format", Attr.String(fmt)));
+
+    [Fact]
+    public void HandComputed3x3Same()
+    {
+        // 1x3x3x1 input 1..9, 2x2 filter of ones, SAME stride 1: pad bottom/right only (TF's asymmetric split)
+        var x = K.F([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, 3, 3, 1);
+        var f = K.F([1, 1, 1, 1], 2, 2, 1, 1);
+        var r = K.Run1("Conv2D", ConvAttrs("SAME", 1, 1), x, f);
+        K.Shape([1, 3, 3, 1], r);
+        Assert.Equal(new float[] { 12, 16, 9, 24, 28, 15, 15, 17, 9 }, r.As<float>());
+        var v = K.Run1("Conv2D", ConvAttrs("VALID", 1, 1), x, f);
+        Assert.Equal(new float[] { 12, 16, 24, 28 }, v.As<float>());
+    }
+
+    [Fact]
+    public void RandomConvsMatchNaive()
+    {
+        var rnd = new Random(7);
+        for (int t = 0; t < 25; t++)
+        {
+            int n = 1 + rnd.Next(2), h = 1 + rnd.Next(9), w = 1 + rnd.Next(9), c = 1 + rnd.Next(7), cout = 1 + rnd.Next(19);
+            int kh = 1 + rnd.Next(3), kw = 1 + rnd.Next(3), sh = 1 + rnd.Next(2), sw = 1 + rnd.Next(3), dh = 1 + rnd.Next(2), dw = 1 + rnd.Next(2);
+            if (t % 5 == 0) { kh = kw = 1; sh = sw = dh = dw = 1; } // the direct 1x1 path
+            bool same = rnd.Next(2) == 0 || (kh - 1) * dh + 1 > h || (kw - 1) * dw + 1 > w;
+            var x = K.Random(n * h * w * c, 100 + t);
+            var f = K.Random(kh * kw * c * cout, 200 + t);
+            int oh, ow, pt, pl;
+            if (same) { (oh, pt) = Same(h, kh, sh, dh); (ow, pl) = Same(w, kw, sw, dw); }
+            else { oh = (h - ((kh - 1) * dh + 1)) / sh + 1; ow = (w - ((kw - 1) * dw + 1)) / sw + 1; pt = pl = 0; }
+            var r = K.Run1("Conv2D", ConvAttrs(same ? "SAME" : "VALID", sh, sw, dh, dw), K.F(x, n, h, w, c), K.F(f, kh, kw, c, cout));
+            K.Shape([n, oh, ow, cout], r);
+            K.Close(NaiveConv(x, n, h, w, c, f, kh, kw, cout, sh, sw, dh, dw, oh, ow, pt, pl), r.As<float>(), 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void LargerConvUsesThreadsAndMatchesNaive()
+    {
+        int n = 1, h = 30, w = 30, c = 16, cout = 40;
+        var x = K.Random(n * h * w * c, 1);
+        var f = K.Random(3 * 3 * c * cout, 2);
+        var r = K.Run1("Conv2D", ConvAttrs("SAME", 2, 2), K.F(x, n, h, w, c), K.F(f, 3, 3, c, cout));
+        var (oh, pt) = Same(h, 3, 2, 1);
+        K.Close(NaiveConv(x, n, h, w, c, f, 3, 3, cout, 2, 2, 1, 1, oh, oh, pt, pt), r.As<float>(), 1e-4f);
+    }
+
+    [Fact]
+    public void ExplicitPaddingAndNchw()
+    {
+        int h = 5, w = 4, c = 3, cout = 2;
+        var x = K.Random(h * w * c, 1);
+        var f = K.Random(3 * 3 * c * cout, 2);
+        var attrs = ConvAttrs("EXPLICIT", 1, 1);
+        attrs["explicit_paddings"] = Attr.Ints(0, 0, 2, 0, 1, 1, 0, 0); // top 2, bottom 0, left 1, right 1
+        var r = K.Run1("Conv2D", attrs, K.F(x, 1, h, w, c), K.F(f, 3, 3, c, cout));
+        int oh = (h + 2 - 3) + 1, ow = (w + 2 - 3) + 1;
+        K.Shape([1, oh, ow, cout], r);
+        K.Close(NaiveConv(x, 1, h, w, c, f, 3, 3, cout, 1, 1, 1, 1, oh, ow, 2, 1), r.As<float>(), 1e-4f);
+
+        // NCHW: same numbers, transposed in and out
+        var xc = new float[x.Length];
+        for (int i = 0; i < h; i++) for (int j = 0; j < w; j++) for (int k = 0; k < c; k++) xc[(k * h + i) * w + j] = x[(i * w + j) * c + k];
+        var rc = K.Run1("Conv2D", ConvAttrs("SAME", 2, 1, fmt: "NCHW"), K.F(xc, 1, c, h, w), K.F(f, 3, 3, c, cout));
+        var rn = K.Run1("Conv2D", ConvAttrs("SAME", 2, 1), K.F(x, 1, h, w, c), K.F(f, 3, 3, c, cout));
+        int o1 = rn.Shape[1], o2 = rn.Shape[2];
+        K.Shape([1, cout, o1, o2], rc);
+        for (int i = 0; i < o1; i++) for (int j = 0; j < o2; j++) for (int k = 0; k < cout; k++)
+            Assert.Equal(rn.As<float>()[(i * o2 + j) * cout + k], rc.As<float>()[(k * o1 + i) * o2 + j], 5);
+    }
+
+    [Fact]
+    public void FusedConvBiasReluAndBatchNorm()
+    {
+        var x = K.Random(1 * 4 * 4 * 2, 1);
+        var f = K.Random(3 * 3 * 2 * 3, 2);
+        var bias = K.F([0.1f, -5f, 0.2f], 3);
+        var attrs = ConvAttrs("SAME", 1, 1);
+        attrs["fused_ops"] = Attr.Strings("BiasAdd", "Relu");
+        attrs["num_args"] = Attr.Int(1);
+        var r = K.Run1("_FusedConv2D", attrs, K.F(x, 1, 4, 4, 2), K.F(f, 3, 3, 2, 3), bias);
+        var plain = NaiveConv(x, 1, 4, 4, 2, f, 3, 3, 3, 1, 1, 1, 1, 4, 4, 1, 1);
+        K.Close(plain.Select((v, i) => Math.Max(0, v + bias.As<float>()[i % 3])).ToArray(), r.As<float>(), 1e-4f);
+
+        float[] scale = [1, 2, 0.5f], offset = [0, 1, -1], mean = [0.1f, 0.2f, 0.3f], variance = [1, 4, 0.25f];
+        attrs = ConvAttrs("SAME", 1, 1);
+        attrs["fused_ops"] = Attr.Strings("FusedBatchNorm", "Relu6");
+        attrs["num_args"] = Attr.Int(4);
+        attrs["epsilon"] = Attr.Float(0.001f);
+        var rb = K.Run1("_FusedConv2D", attrs, K.F(x, 1, 4, 4, 2), K.F(f, 3, 3, 2, 3), K.F(scale, 3), K.F(offset, 3), K.F(mean, 3), K.F(variance, 3));
+        var exp = plain.Select((v, i) =>
+        {
+            int ch = i % 3;
+            float y = (v - mean[ch]) * scale[ch] / MathF.Sqrt(variance[ch] + 0.001f) + offset[ch];
+            return Math.Min(6, Math.Max(0, y));
+        }).ToArray();
+        K.Close(exp, rb.As<float>(), 1e-4f);
+    }
+
+    [Fact]
+    public void DepthwiseMatchesNaive()
+    {
+        var rnd = new Random(9);
+        for (int t = 0; t < 12; t++)
+        {
+            int h = 2 + rnd.Next(8), w = 2 + rnd.Next(8), c = 1 + rnd.Next(20), dm = 1 + (t % 3 == 0 ? 1 : 0);
+            int k = 1 + rnd.Next(3), s = 1 + rnd.Next(2), d = t % 4 == 1 ? 2 : 1;
+            var x = K.Random(h * w * c, t);
+            var f = K.Random(k * k * c * dm, t + 50);
+            var (oh, pt) = Same(h, k, s, d);
+            var (ow, pl) = Same(w, k, s, d);
+            var r = K.Run1("DepthwiseConv2dNative", ConvAttrs("SAME", s, s, d, d), K.F(x, 1, h, w, c), K.F(f, k, k, c, dm));
+            K.Shape([1, oh, ow, c * dm], r);
+            K.Close(NaiveConv(x, 1, h, w, c, f, k, k, 0, s, s, d, d, oh, ow, pt, pl, depthwise: true, dm: dm), r.As<float>(), 1e-4f);
+        }
+        // fused depthwise with bias + relu6
+        var xx = K.Random(5 * 5 * 4, 3);
+        var ff = K.Random(3 * 3 * 4, 4);
+        var attrs = ConvAttrs("VALID", 1, 1);
+        attrs["fused_ops"] = Attr.Strings("BiasAdd", "Relu6");
+        attrs["num_args"] = Attr.Int(1);
+        var bias = new float[] { 10, -10, 0, 0.5f };
+        var rf = K.Run1("_FusedDepthwiseConv2dNative", attrs, K.F(xx, 1, 5, 5, 4), K.F(ff, 3, 3, 4, 1), K.F(bias, 4));
+        var naive = NaiveConv(xx, 1, 5, 5, 4, ff, 3, 3, 0, 1, 1, 1, 1, 3, 3, 0, 0, depthwise: true);
+        K.Close(naive.Select((v, i) => Math.Min(6, Math.Max(0, v + bias[i % 4]))).ToArray(), rf.As<float>(), 1e-4f);
+    }
+
+    [Fact]
+    public void BackpropInputIsTheAdjointOfConv()
+    {
+        // <conv(x, f), dy> == <x, conv_backprop_input(f, dy)> for random x, dy: checks every index mapping.
+        var rnd = new Random(5);
+        for (int t = 0; t < 8; t++)
+        {
+            int h = 3 + rnd.Next(6), w = 3 + rnd.Next(6), c = 1 + rnd.Next(4), cout = 1 + rnd.Next(5), k = 1 + rnd.Next(3), s = 1 + rnd.Next(2);
+            string pad = t % 2 == 0 ? "SAME" : "VALID";
+            var x = K.Random(h * w * c, t);
+            var f = K.Random(k * k * c * cout, t + 10);
+            var y = K.Run1("Conv2D", ConvAttrs(pad, s, s), K.F(x, 1, h, w, c), K.F(f, k, k, c, cout));
+            var dy = K.Random(y.Length, t + 20);
+            var dx = K.Run1("Conv2DBackpropInput", ConvAttrs(pad, s, s), Tensor.Create(new[] { 1, h, w, c }, 4), K.F(f, k, k, c, cout), K.F(dy, y.Shape));
+            K.Shape([1, h, w, c], dx);
+            double lhs = y.As<float>().Zip(dy, (a, b) => (double)a * b).Sum();
+            double rhs = x.Zip(dx.As<float>(), (a, b) => (double)a * b).Sum();
+            Assert.True(Math.Abs(lhs - rhs) < 1e-3 * Math.Max(1, Math.Abs(lhs)), $"{lhs} vs {rhs}");
+        }
+        // hand case: 1x1 input expanded by a 2x2 transposed conv, stride 2, VALID
+        var r = K.Run1("Conv2DBackpropInput", ConvAttrs("VALID", 2, 2), Tensor.Create(new[] { 1, 2, 2, 1 }, 4), K.F([1, 2, 3, 4], 2, 2, 1, 1), K.F([10], 1, 1, 1, 1));
+        Assert.Equal(new float[] { 10, 20, 30, 40 }, r.As<float>());
+    }
+
+    [Fact]
+    public void BadShapesFail()
+    {
+        Assert.Throws<ModelOpsException>(() => K.Run1("Conv2D", ConvAttrs("SAME", 1, 1), K.F(new float[9], 1, 3, 3, 1), K.F(new float[8], 2, 2, 2, 1)));
+        Assert.Throws<ModelOpsException>(() => K.Run1("Conv2D", ConvAttrs("VALID", 1, 1), K.F(new float[4], 1, 2, 2, 1), K.F(new float[9], 3, 3, 1, 1)));
+    }
+}

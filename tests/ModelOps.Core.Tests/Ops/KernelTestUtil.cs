@@ -1,0 +1,59 @@
+using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Tensors;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Ops;
+
+/// <summary>Runs one registered kernel on a NodeDef built in code.</summary>
+internal static class K
+{
+    public static Tensor[] Run(string op, IDictionary<string, AttrValue>? attrs, int outputs, params Tensor[] inputs) =>
+        RunWith(op, attrs, outputs, null, inputs);
+
+    public static Tensor[] RunWith(string op, IDictionary<string, AttrValue>? attrs, int outputs, EngineOptions? options, params Tensor[] inputs)
+    {
+        Assert.True(OpRegistry.Kernels.TryGet(op, out var kernel), $"no kernel for {op}");
+        var g = new GraphBuilder();
+        var names = inputs.Select((t, i) => g.Placeholder($"in{i}", t.DType).Name).ToArray();
+        var node = g.Add("node", op, names, attrs);
+        if (inputs.Length > 0 && !node.Attr.ContainsKey("T")) node.Attr["T"] = Attr.Type(inputs[0].DType);
+        var ctx = new KernelContext(node, inputs, outputs, options);
+        kernel(ctx);
+        foreach (var o in ctx.Outputs) Assert.NotNull(o);
+        return ctx.Outputs;
+    }
+
+    public static Tensor Run1(string op, IDictionary<string, AttrValue>? attrs, params Tensor[] inputs) => Run(op, attrs, 1, inputs)[0];
+
+    public static Tensor Run1(string op, params Tensor[] inputs) => Run(op, null, 1, inputs)[0];
+
+    public static Dictionary<string, AttrValue> A(params (string Name, AttrValue Value)[] attrs) =>
+        attrs.ToDictionary(a => a.Name, a => a.Value);
+
+    public static Tensor F(float[] data, params int[] shape) => Tensor.Create(data, shape);
+
+    public static float[] Random(int n, int seed, float lo = -1, float hi = 1)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = lo + (float)r.NextDouble() * (hi - lo);
+        return a;
+    }
+
+    public static void Close(float[] expected, float[] actual, float tol = 1e-5f)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float e = expected[i], a = actual[i];
+            if (float.IsNaN(e)) { Assert.True(float.IsNaN(a), $"[{i}] expected NaN, got {a}"); continue; }
+            if (e == a) continue;
+            float err = Math.Abs(e - a);
+            Assert.True(err <= tol * Math.Max(1, Math.Abs(e)), $"[{i}] expected {e}, got {a} (err {err})");
+        }
+    }
+
+    public static void Shape(int[] expected, Tensor t) => Assert.Equal(expected, t.Shape);
+}

@@ -1,0 +1,159 @@
+using ModelOps.Core.Errors;
+using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime.Kernels;
+using ModelOps.Core.Tensors;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Ops;
+
+public class MatMulTests
+{
+    private static float[] Naive(float[] a, float[] b, int m, int n, int k, bool ta, bool tb)
+    {
+        var c = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+                c[i * n + j] = (float)s;
+            }
+        return c;
+    }
+
+    [Fact]
+    public void GemmMatchesNaiveOnOddSizesAndTransposes()
+    {
+        int[] sizes = [1, 2, 3, 5, 6, 7, 13, 16, 17, 31, 33, 64, 67];
+        var rnd = new Random(3);
+        for (int t = 0; t < 60; t++)
+        {
+            int m = sizes[rnd.Next(sizes.Length)], n = sizes[rnd.Next(sizes.Length)], k = sizes[rnd.Next(sizes.Length)];
+            bool ta = rnd.Next(2) == 1, tb = rnd.Next(2) == 1;
+            var a = K.Random(m * k, t * 2);
+            var b = K.Random(k * n, t * 2 + 1);
+            var c = new float[m * n];
+            Gemm.Sgemm(ta, tb, m, n, k, a, 0, ta ? m : k, b, 0, tb ? k : n, c, 0, n, false, 1 + t % 3);
+            K.Close(Naive(a, b, m, n, k, ta, tb), c, 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void GemmLargeKAndAccumulate()
+    {
+        int m = 70, n = 90, k = 600; // k spans several KC blocks
+        var a = K.Random(m * k, 1);
+        var b = K.Random(k * n, 2);
+        var c = Enumerable.Repeat(1f, m * n).ToArray();
+        Gemm.Sgemm(false, false, m, n, k, a, 0, k, b, 0, n, c, 0, n, accumulate: true, threads: 2);
+        K.Close(Naive(a, b, m, n, k, false, false).Select(v => v + 1).ToArray(), c, 1e-4f);
+    }
+
+    [Fact]
+    public void MatMulWithTransposeAttrs()
+    {
+        var a = K.F([1, 2, 3, 4, 5, 6], 2, 3);
+        var b = K.F([7, 8, 9, 10, 11, 12], 3, 2);
+        var r = K.Run1("MatMul", a, b);
+        K.Shape([2, 2], r);
+        Assert.Equal(new float[] { 58, 64, 139, 154 }, r.As<float>());
+        var rt = K.Run1("MatMul", K.A(("transpose_a", Attr.Bool(true)), ("transpose_b", Attr.Bool(true))), b, a);
+        K.Shape([2, 2], rt);
+        Assert.Equal(new float[] { 58, 139, 64, 154 }, rt.As<float>()); // (a·b)ᵀ
+        Assert.Throws<ModelOpsException>(() => K.Run1("MatMul", a, a));
+    }
+
+    [Fact]
+    public void MatMulOtherDtypes()
+    {
+        var a = Tensor.Create(new[] { 1, 2, 3, 4 }, 2, 2);
+        Assert.Equal(new[] { 7, 10, 15, 22 }, K.Run1("MatMul", a, a).As<int>());
+        var d = Tensor.Create(new[] { 1.0, 2, 3, 4 }, 2, 2);
+        Assert.Equal(new[] { 7.0, 10, 15, 22 }, K.Run1("MatMul", d, d).As<double>());
+        var h = Tensor.Create(new[] { (Half)1, (Half)2, (Half)3, (Half)4 }, 2, 2);
+        Assert.Equal(new[] { (Half)7, (Half)10, (Half)15, (Half)22 }, K.Run1("MatMul", h, h).As<Half>());
+    }
+
+    [Fact]
+    public void FusedMatMulBiasAndActivations()
+    {
+        var a = K.F([1, 2, 3, 4, 5, 6], 2, 3);
+        var b = K.F([1, 0, 0, 1, -1, -1], 3, 2); // rows: [1,0],[0,1],[-1,-1]
+        var bias = K.F([0.5f, -10], 2);
+        // a·b = [[1-3, 2-3],[4-6, 5-6]] = [[-2,-1],[-2,-1]]; + bias = [[-1.5,-11],[-1.5,-11]]
+        var attrs = K.A(("fused_ops", Attr.Strings("BiasAdd")), ("num_args", Attr.Int(1)));
+        Assert.Equal(new float[] { -1.5f, -11, -1.5f, -11 }, K.Run1("_FusedMatMul", attrs, a, b, bias).As<float>());
+        attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "Relu")), ("num_args", Attr.Int(1)));
+        Assert.Equal(new float[] { 0, 0, 0, 0 }, K.Run1("_FusedMatMul", attrs, a, b, bias).As<float>());
+        attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "LeakyRelu")), ("num_args", Attr.Int(1)), ("leakyrelu_alpha", Attr.Float(0.1f)));
+        K.Close([-0.15f, -1.1f, -0.15f, -1.1f], K.Run1("_FusedMatMul", attrs, a, b, bias).As<float>());
+        attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "GeluExact")), ("num_args", Attr.Int(1)));
+        float g(float v) => (float)(0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2))));
+        K.Close([g(-1.5f), g(-11), g(-1.5f), g(-11)], K.Run1("_FusedMatMul", attrs, a, b, bias).As<float>());
+        attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "GeluApproximate")), ("num_args", Attr.Int(1)));
+        float ga(float v) => (float)(0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
+        K.Close([ga(-1.5f), ga(-11), ga(-1.5f), ga(-11)], K.Run1("_FusedMatMul", attrs, a, b, bias).As<float>());
+        attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "Bogus")), ("num_args", Attr.Int(1)));
+        Assert.Throws<ModelOpsException>(() => K.Run1("_FusedMatMul", attrs, a, b, bias));
+    }
+
+    [Fact]
+    public void BatchMatMulAdjointsAndBroadcast()
+    {
+        var x = K.F(K.Random(2 * 3 * 4 * 5, 1), 2, 3, 4, 5);
+        var y = K.F(K.Random(3 * 6 * 5, 2), 3, 6, 5); // broadcast over the leading 2, adj_y
+        var r = K.Run1("BatchMatMulV2", K.A(("adj_y", Attr.Bool(true))), x, y);
+        K.Shape([2, 3, 4, 6], r);
+        for (int b0 = 0; b0 < 2; b0++)
+            for (int b1 = 0; b1 < 3; b1++)
+            {
+                var xa = x.As<float>().AsSpan((b0 * 3 + b1) * 20, 20).ToArray();
+                var ya = y.As<float>().AsSpan(b1 * 30, 30).ToArray();
+                K.Close(Naive(xa, ya, 4, 6, 5, false, true), r.As<float>().AsSpan((b0 * 3 + b1) * 24, 24).ToArray(), 1e-5f);
+            }
+        var xt = K.F(K.Random(2 * 5 * 4, 3), 2, 5, 4);
+        var yt = K.F(K.Random(2 * 5 * 3, 4), 2, 5, 3);
+        var rt = K.Run1("BatchMatMul", K.A(("adj_x", Attr.Bool(true))), xt, yt);
+        K.Shape([2, 4, 3], rt);
+        K.Close(Naive(xt.As<float>()[20..], yt.As<float>()[15..], 4, 3, 5, true, false), rt.As<float>()[12..], 1e-5f);
+    }
+
+    [Fact]
+    public void EinsumPatterns()
+    {
+        var a = K.F(K.Random(3 * 4, 1), 3, 4);
+        var b = K.F(K.Random(4 * 5, 2), 4, 5);
+        var r = K.Run1("Einsum", K.A(("equation", Attr.String("ij,jk->ik")), ("N", Attr.Int(2))), a, b);
+        K.Shape([3, 5], r);
+        K.Close(Naive(a.As<float>(), b.As<float>(), 3, 5, 4, false, false), r.As<float>(), 1e-5f);
+
+        // attention scores: bhqd,bhkd->bhqk
+        var q = K.F(K.Random(2 * 2 * 3 * 4, 3), 2, 2, 3, 4);
+        var kk = K.F(K.Random(2 * 2 * 5 * 4, 4), 2, 2, 5, 4);
+        var s = K.Run1("Einsum", K.A(("equation", Attr.String("bhqd,bhkd->bhqk"))), q, kk);
+        K.Shape([2, 2, 3, 5], s);
+        var bm = K.Run1("BatchMatMulV2", K.A(("adj_y", Attr.Bool(true))), q, kk);
+        K.Close(bm.As<float>(), s.As<float>(), 1e-5f);
+
+        // ellipsis batch matmul
+        var e = K.Run1("Einsum", K.A(("equation", Attr.String("...ij,...jk->...ik"))), q, K.F(K.Random(2 * 2 * 4 * 3, 5), 2, 2, 4, 3));
+        K.Shape([2, 2, 3, 3], e);
+
+        // transpose and sum with one operand; output with free dims in swapped order
+        var t = K.Run1("Einsum", K.A(("equation", Attr.String("ij->ji"))), a);
+        K.Shape([4, 3], t);
+        Assert.Equal(a.As<float>()[1], t.As<float>()[3]);
+        var sum = K.Run1("Einsum", K.A(("equation", Attr.String("ij->i"))), a);
+        K.Close(Enumerable.Range(0, 3).Select(i => a.As<float>().Skip(i * 4).Take(4).Sum()).ToArray(), sum.As<float>());
+        var swapped = K.Run1("Einsum", K.A(("equation", Attr.String("ij,jk->ki"))), a, b);
+        K.Shape([5, 3], swapped);
+        Assert.Equal(r.As<float>()[1 * 5 + 2], swapped.As<float>()[2 * 3 + 1], 5);
+        // contraction over a label summed only on one side: "ij,k->i" = rowsum(a) * sum(k)
+        var outer = K.Run1("Einsum", K.A(("equation", Attr.String("bi,bj->bij"))), a, K.F(K.Random(3 * 2, 6), 3, 2));
+        K.Shape([3, 4, 2], outer);
+        Assert.Throws<ModelOpsException>(() => K.Run1("Einsum", K.A(("equation", Attr.String("ii->i"))), K.F(new float[9], 3, 3)));
+    }
+}
