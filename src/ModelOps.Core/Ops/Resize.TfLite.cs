@@ -5,8 +5,8 @@ using static ModelOps.Core.Converters.TfLite.TfLiteLowerHelpers;
 
 namespace ModelOps.Core.Ops;
 
-/// <summary>TFLite lowerings of the image family: ResizeBilinear / ResizeNearestNeighbor (NHWC, constant size).</summary>
-public sealed class ImageTfLite : OpFamily
+/// <summary>TFLite lowerings of the resize family: ResizeBilinear / ResizeNearestNeighbor (NHWC, constant size).</summary>
+public sealed class ResizeTfLite : OpFamily
 {
     public override void RegisterKernels(KernelRegistry registry) { }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ModelOps.Core.Converters.TfLite;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Formats;
+using ModelOps.Core.Formats.Npy;
 using ModelOps.Core.Samples;
 using ModelOps.Core.Tensors;
 using Xunit;

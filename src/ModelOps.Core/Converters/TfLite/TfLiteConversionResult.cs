@@ -59,3 +59,24 @@ public sealed class TfLiteConversionResult
             .Select(grp => new TfLiteOpUsage(grp.Key.OpName, grp.Key.Version, grp.Count(), grp.Key.Custom))
             .OrderBy(u => u.Op, StringComparer.Ordinal).ThenBy(u => u.Version).ToList();
 }
+
+/// <summary>What ConvertTo-TfLite reports about the file it wrote.</summary>
+public sealed class TfLiteModelInfo
+{
+    public required string Path { get; init; }
+    public required string Source { get; init; }
+    public long Bytes { get; init; }
+    public TfLiteQuantization Quantization { get; init; }
+    public required string MinRuntimeVersion { get; init; }
+    public required IReadOnlyList<TfLiteOpUsage> Ops { get; init; }
+    public int OperatorCount { get; init; }
+    public int TensorCount { get; init; }
+    public required IReadOnlyList<TfLiteIoInfo> Inputs { get; init; }
+    public required IReadOnlyList<TfLiteIoInfo> Outputs { get; init; }
+    public required IReadOnlyList<string> CustomOps { get; init; }
+    /// <summary>Quantized modes: error per output against the float graph; null for float32.</summary>
+    public IReadOnlyList<TfLiteOutputAccuracy>? Accuracy { get; init; }
+    public TimeSpan Elapsed { get; init; }
+
+    public override string ToString() => $"{System.IO.Path.GetFileName(Path)} ({Quantization}, {OperatorCount} ops, {Bytes} bytes)";
+}

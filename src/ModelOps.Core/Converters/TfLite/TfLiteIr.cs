@@ -278,5 +278,5 @@ public static class TfLiteErrorIds
     public const string InvalidOutput = "TfLiteInvalidOutput";
     public const string CalibrationRequired = "TfLiteCalibrationRequired";
     public const string CalibrationData = "TfLiteCalibrationData";
-    public const string EngineUnavailable = "TfLiteEngineUnavailable";
+    public const string Int8NotImplemented = "TfLiteInt8NotImplemented";
 }

@@ -5,11 +5,11 @@ namespace ModelOps.Core.Converters.TfLite;
 
 internal static partial class TfLiteQuantizer
 {
-    /// <summary>Full-integer quantization; needs the managed engine for calibration.</summary>
+    /// <summary>Full-integer quantization (calibrated with the managed engine): not written yet.</summary>
     public static void ToFullInteger(TflGraph g, GraphDef source, TfLiteConverterCore core, TfLiteConverterOptions options)
     {
         _ = g; _ = source; _ = core; _ = options;
-        throw new ModelOpsException(TfLiteErrorIds.EngineUnavailable, ErrorKind.NotImplemented,
-            "Int8 quantization needs the managed engine for calibration, which this build does not include yet. Use -Quantization Dynamic or Float16.");
+        throw new ModelOpsException(TfLiteErrorIds.Int8NotImplemented, ErrorKind.NotImplemented,
+            "Full-integer Int8 quantization is not implemented in this version of ConvertTo-TfLite yet. Use -Quantization Dynamic (int8 weights) or Float16.");
     }
 }
