@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core')
     RequiredAssemblies   = @('module/bin/ModelOps.Core.dll')
     FormatsToProcess     = @('module/ModelOps.Format.ps1xml')
-    CmdletsToExport      = @('Get-TfModel', 'Export-FrozenGraph', 'Invoke-TfInference', 'Optimize-TfGraph', 'ConvertTo-Onnx')
+    CmdletsToExport      = @('Get-TfModel', 'Export-FrozenGraph', 'Invoke-TfInference', 'Optimize-TfGraph', 'ConvertTo-Onnx', 'ConvertTo-TfLite')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

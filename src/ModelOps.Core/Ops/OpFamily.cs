@@ -13,4 +13,7 @@ public abstract class OpFamily
 
     /// <summary>Registers the ONNX lowerings of this family (none by default).</summary>
     public virtual void RegisterOnnx(Converters.Onnx.OnnxLoweringRegistry registry) { }
+
+    /// <summary>Registers the lowerings of this family's ops to TFLite builtins (none by default).</summary>
+    public virtual void RegisterTfLite(ModelOps.Core.Converters.TfLite.TfLiteLoweringRegistry registry) { }
 }
