@@ -46,7 +46,7 @@ public static class GraphVerifier
     public const double DefaultTolerance = 1e-4;
 
     public static VerificationResult Verify(GraphDef reference, GraphDef optimized, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs,
-        IReadOnlyDictionary<string, Tensor>? given = null, double tolerance = DefaultTolerance, int seed = 1, EngineOptions? options = null)
+        IReadOnlyDictionary<string, Tensor>? given = null, double tolerance = DefaultTolerance, int seed = 1, EngineOptions? options = null, string? referenceNote = null)
     {
         var feeds = given is { Count: > 0 } ? CheckGiven(reference, inputs, given) : GenerateInputs(reference, inputs, seed);
         var (refOut, refMs) = RunTwice(reference, feeds, outputs, options);
@@ -68,6 +68,7 @@ public static class GraphVerifier
             ? $"Verified on {source} inputs: {outputs.Count} output(s) match; largest difference {worst:G3} (tolerance {tolerance:G3} x max(1, |value|))."
             : "Verification failed: " + string.Join("; ", comparisons.Where(c => !c.Passed).Select(c => c.Problem ?? c.ToString()))
               + $" (tolerance {tolerance:G3} x max(1, |value|), {source} inputs).";
+        if (referenceNote is not null) msg += " " + referenceNote;
         return new VerificationResult
         {
             Passed = passed, Tolerance = tolerance, MaxAbsDiff = worst, WorstOutput = worstName, InputSource = source,
@@ -77,7 +78,27 @@ public static class GraphVerifier
 
     /// <summary>The original graph cut at the same inputs (no re-typing): what the optimized graph must reproduce.</summary>
     public static GraphDef Reference(GraphDef original, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs) =>
-        new StripUnusedNodesPass().Apply(original, new PassContext(inputs, outputs));
+        Reference(original, inputs, outputs, out _);
+
+    /// <summary>
+    /// As <see cref="Reference(GraphDef, IReadOnlyList{string}, IReadOnlyList{string})"/>; when the outputs still depend on
+    /// random ops (dropout frozen in training mode), the reference has dropout removed too, since a random reference
+    /// proves nothing; <paramref name="note"/> then says so.
+    /// </summary>
+    public static GraphDef Reference(GraphDef original, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, out string? note)
+    {
+        var r = new StripUnusedNodesPass().Apply(original, new PassContext(inputs, outputs));
+        note = null;
+        var random = r.Node.Where(n => RemoveDropoutPass.IsRandom(n.Op)).Select(n => n.Name).ToList();
+        if (random.Count == 0) return r;
+        var ctx = new PassContext(inputs, outputs);
+        r = new RemoveDropoutPass().Apply(r, ctx);
+        var left = r.Node.Where(n => RemoveDropoutPass.IsRandom(n.Op)).Select(n => n.Name).ToList();
+        note = left.Count == 0
+            ? $"The original outputs depend on random ops ({string.Join(", ", random.Take(3))}): dropout frozen in training mode; the reference has dropout removed as well."
+            : $"The original outputs depend on random ops ({string.Join(", ", left.Take(3))}) that are not dropout; verification cannot be exact.";
+        return r;
+    }
 
     private static (IReadOnlyDictionary<string, Tensor> Values, double Ms) RunTwice(GraphDef g, IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputs, EngineOptions? options)
     {

@@ -93,11 +93,11 @@ public sealed class OptimizeTfGraphCommand : ModelOpsCmdlet
             VerificationResult? verification = null;
             if (!SkipVerification)
             {
-                var reference = GraphVerifier.Reference(graph, result.Inputs, result.Outputs);
+                var reference = GraphVerifier.Reference(graph, result.Inputs, result.Outputs, out string? note);
                 var given = VerificationInput is null ? null : ReadVerificationInputs(reference, VerificationInput);
                 try
                 {
-                    verification = GraphVerifier.Verify(reference, result.Graph, result.Inputs, result.Outputs, given, Tolerance);
+                    verification = GraphVerifier.Verify(reference, result.Graph, result.Inputs, result.Outputs, given, Tolerance, referenceNote: note);
                 }
                 catch (ModelOpsException ex) when (ex.ErrorId != OptimizationErrorIds.VerificationInputInvalid)
                 {

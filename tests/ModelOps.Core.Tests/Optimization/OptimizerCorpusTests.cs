@@ -77,4 +77,25 @@ public class OptimizerCorpusTests
         Assert.True(failures.Count == 0, $"{model}: " + string.Join("; ", failures));
         Assert.True(optimized.Node.Count <= original.Node.Count, "the optimized graph has more nodes than the original");
     }
+
+    [SkippableTheory]
+    [InlineData("ae0")]
+    [InlineData("fc-layers")]
+    [InlineData("gru")]
+    [InlineData("lstm")]
+    public void Tf2onnx_frozen_graphs_optimize_and_verify(string model)
+    {
+        Skip.IfNot(Corpus.Available, Corpus.Missing);
+        var original = ModelReader.ReadGraphDef(Corpus.Path("tf", "frozen--tf2onnx-benchtf", model, "frozen.pb"));
+        var result = GraphOptimizer.Optimize(original, TransformRegistry.BuiltIn.Parse(TransformRegistry.DefaultTransforms), null, new[] { "output" });
+        var reference = GraphVerifier.Reference(original, result.Inputs, result.Outputs, out string? note);
+        // tf2onnx's manifest input: X = 1..784 as [1,784] (X has no static shape in gru/lstm).
+        var ramp = Tensor.Create(Enumerable.Range(1, 784).Select(i => (float)i).ToArray(), 1, 784);
+        var v = GraphVerifier.Verify(reference, result.Graph, result.Inputs, result.Outputs, new Dictionary<string, Tensor> { ["X"] = ramp }, referenceNote: note);
+        _out.WriteLine($"{model}: {original.Node.Count} -> {result.Graph.Node.Count} nodes; {v.Message}");
+        Assert.True(v.Passed, v.Message);
+        Assert.True(result.Graph.Node.Count < original.Node.Count);
+        Assert.Contains(result.Graph.Node, n => n.Op == "_FusedMatMul");
+        Assert.DoesNotContain(result.Graph.Node, n => n.Op == "RandomUniform");
+    }
 }

@@ -24,6 +24,9 @@ public sealed class RemoveDropoutPass : IGraphPass
         "StatelessRandomGetKeyCounter", "RngReadAndSkip", "StatefulUniform", "StatefulUniformFullInt",
     };
 
+    /// <summary>True for ops that draw random numbers (the mask of a dropout).</summary>
+    public static bool IsRandom(string op) => RandomOps.Contains(op);
+
     public string Name => "remove_dropout";
 
     public string Description => "Removes dropout: resolves conds on the (constant) learning phase and replaces random-mask multiplies by their input.";
