@@ -26,7 +26,7 @@ public static class TfLiteConverter
         switch (options.Quantization)
         {
             case TfLiteQuantization.Float16: TfLiteQuantizer.ToFloat16(g); break;
-            case TfLiteQuantization.Dynamic: TfLiteQuantizer.ToDynamicRange(g, options.MinWeightElementsForDynamic); break;
+            case TfLiteQuantization.Dynamic: TfLiteQuantizer.ToDynamicRange(g, options.MinWeightElementsForDynamic, options.DynamicHybridKernels); break;
             case TfLiteQuantization.Int8: TfLiteQuantizer.ToFullInteger(g, graph, core, options); break;
         }
         g.Compact();

@@ -42,4 +42,11 @@ public sealed class TfLiteConverterOptions
     public IReadOnlyList<IReadOnlyDictionary<string, Tensor>>? CalibrationData { get; init; }
     /// <summary>Dynamic mode: weights with fewer elements stay float (TFLite's default 1024).</summary>
     public int MinWeightElementsForDynamic { get; init; } = 1024;
+    /// <summary>
+    /// Dynamic mode: let CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED read int8 weights directly (hybrid
+    /// kernels that also quantize activations on the fly, TFLite's default). False puts a DEQUANTIZE before
+    /// every quantized weight instead (per channel for convolutions: DEQUANTIZE v5, TFLite 2.7+): float math,
+    /// so the only error is the weight rounding that the accuracy report measures.
+    /// </summary>
+    public bool DynamicHybridKernels { get; init; } = true;
 }

@@ -55,7 +55,7 @@ internal static partial class TfLiteQuantizer
     /// DEPTHWISE_CONV_2D (axis 3), per-tensor otherwise. CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
     /// read them directly (hybrid kernels); other consumers get a DEQUANTIZE.
     /// </summary>
-    public static void ToDynamicRange(TflGraph g, int minElements)
+    public static void ToDynamicRange(TflGraph g, int minElements, bool hybrid = true)
     {
         var quantized = new Dictionary<int, TflTensor>();   // float tensor index → int8 tensor
         var dequantized = new Dictionary<int, int>();       // float tensor index → float32 tensor from DEQUANTIZE
@@ -68,6 +68,8 @@ internal static partial class TfLiteQuantizer
             var w = g.Tensors[wi];
             if (!w.IsConstant || w.Type != TensorType.FLOAT32 || w.Value is null || w.ElementCount < minElements) continue;
             if (g.Tensors[op.Inputs[0]].Type != TensorType.FLOAT32) continue;
+            bool useHybrid = spec.Hybrid && hybrid;
+            // Per channel for CONV_2D / DEPTHWISE_CONV_2D also without hybrid kernels (DEQUANTIZE v5 handles it).
             int axis = spec.Hybrid ? spec.Axis : -1;
             if (!quantized.TryGetValue(wi, out var q))
             {
@@ -85,7 +87,7 @@ internal static partial class TfLiteQuantizer
                 };
                 quantized[wi] = q;
             }
-            if (spec.Hybrid)
+            if (useHybrid)
             {
                 op.Inputs[spec.Input] = q.Index;
             }
