@@ -45,7 +45,7 @@ Describe 'ConvertTo-TfLite' {
     }
 
     It 'binds Path from Export-FrozenGraph output on the pipeline' {
-        $g = [ModelOps.Core.Freezing.SampleModels]::WriteDense((Join-Path $work 'dense'), 3, 2, 7, $false)
+        $g = [ModelOps.Core.Samples.SampleModels]::WriteDense((Join-Path $work 'dense'), 3, 2, 7, $false)
         $frozen = Join-Path $work 'dense.frozen.pb'
         $r = Export-FrozenGraph -Graph $g -Checkpoint (Split-Path $g) -OutputNode y -OutputPath $frozen | ConvertTo-TfLite
         $r.Path | Should -Be (Join-Path $work 'dense.frozen.tflite')
