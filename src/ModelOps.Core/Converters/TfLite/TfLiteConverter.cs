@@ -114,10 +114,18 @@ internal sealed class TfLiteConverterCore
                 for (int i = 0; i < data.Count; i++) SetValue(node.Name, i, Lookup(data[i], node));
                 continue;
             }
-            var inputs = data.Select(t => Lookup(t, node)).ToArray();
             int nOut = outCount.GetValueOrDefault(node.Name, 1);
+            if (data.Any(t => !_values.ContainsKey(t.Tensor)) && node.Op is "Merge" or "RefMerge")
+            {
+                // A TF1 loop (its NextIteration back edge comes later): no builtin; listed in the error below.
+                unsupported[node.Op] = unsupported.GetValueOrDefault(node.Op) + 1;
+                for (int i = 0; i < nOut; i++) SetValue(node.Name, i, new TfLiteValue(DataType.DtFloat, Array.Empty<int>(), null, -1, false), placeholder: true);
+                continue;
+            }
+            var inputs = data.Select(t => Lookup(t, node)).ToArray();
             if (inputs.Any(v => v.TensorIndex < 0 && !v.IsConstant))
             {
+                if (!_lowerings.Contains(node.Op)) unsupported[node.Op] = unsupported.GetValueOrDefault(node.Op) + 1;
                 // Downstream of an op without a lowering: nothing to build; the error below lists the cause.
                 for (int i = 0; i < nOut; i++) SetValue(node.Name, i, inputs.First(v => v.TensorIndex < 0 && !v.IsConstant), placeholder: true);
                 continue;
@@ -238,11 +246,13 @@ internal sealed class TfLiteConverterCore
         if (!OpRegistry.Kernels.TryGet(node.Op, out var kernel)) return false;
         try
         {
-            var kc = new KernelContext(node, inputs.Select(v => v.Constant!).ToArray(), nOut);
+            // Room for every output the kernel sets (consumers may read fewer than the op has).
+            var kc = new KernelContext(node, inputs.Select(v => v.Constant!).ToArray(), Math.Max(nOut, 32));
             kernel(kc);
             for (int i = 0; i < nOut; i++)
             {
-                if (kc.Outputs[i] is null) return false;
+                // Only plain data folds into constants (not resource handles, TensorArrays, strings).
+                if (kc.Outputs[i] is null || kc.Outputs[i].DType.ByteSize() == 0) return false;
             }
             for (int i = 0; i < nOut; i++) SetValue(node.Name, i, new TfLiteValue(kc.Outputs[i].DType, kc.Outputs[i].Shape, kc.Outputs[i], -1, false));
             return true;
@@ -251,6 +261,7 @@ internal sealed class TfLiteConverterCore
         catch (InvalidOperationException) { return false; }
         catch (ArgumentException) { return false; }
         catch (NotSupportedException) { return false; }
+        catch (IndexOutOfRangeException) { return false; }
     }
 
     private void EmitCustom(NodeDef node, TfLiteValue[] inputs, int nOut)
