@@ -25,10 +25,25 @@ try {
     $frozen = Export-FrozenGraph -Graph $graph -Checkpoint (Join-Path $work 'cnn') -OutputNode probabilities
     Show 'Export-FrozenGraph' $frozen
 
+    $optimized = $frozen | Optimize-TfGraph
+    Show 'Export-FrozenGraph | Optimize-TfGraph (verified against the frozen graph)' $optimized
+    Show 'Optimize-TfGraph: what each pass did' $optimized.Passes
+
+    $tflite = $optimized | ConvertTo-TfLite
+    Show 'Optimize-TfGraph | ConvertTo-TfLite (float32)' $tflite
+    $int8 = $optimized | ConvertTo-TfLite -Quantization Dynamic -OutputPath (Join-Path $work 'cnn.dynamic.tflite')
+    Show 'ConvertTo-TfLite -Quantization Dynamic' $int8
+    $onnx = $optimized | ConvertTo-Onnx
+    Show 'Optimize-TfGraph | ConvertTo-Onnx' $onnx
+
     $x = [ModelOps.Core.Samples.SampleModels]::CnnImage(2, 5)
-    $out = $frozen | Invoke-TfInference -Input @{ input = $x }
-    Show 'Export-FrozenGraph | Invoke-TfInference (managed engine, batch of 2)' $out
-    Show 'Invoke-TfInference -Measure' ($frozen | Invoke-TfInference -Input @{ input = $x } -Measure)
+    Show 'Invoke-TfInference on the frozen graph (managed engine, batch of 2)' ($frozen | Invoke-TfInference -Input @{ input = $x })
+    Show 'Invoke-TfInference on the optimized graph' ($optimized | Invoke-TfInference -Input @{ input = $x })
+    Show 'Invoke-TfInference on the .tflite (managed TFLite interpreter)' ($tflite | Invoke-TfInference -Input @{ input = $x })
+    Show 'Invoke-TfInference on the .onnx (ONNX Runtime)' ($onnx | Invoke-TfInference -Input @{ input = $x } -Engine OnnxRuntime)
+    Show 'Invoke-TfInference -Measure (managed vs ONNX Runtime, optimized graph)' @(
+        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure
+        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure -Engine OnnxRuntime)
 
     Write-Host "`nDemo finished."
 }
