@@ -9,7 +9,7 @@ Import-Module (Join-Path $root 'ModelOps.psd1') -Force
 
 function Show([string] $Title, [object] $Value, [switch] $List) {
     Write-Host "`n== $Title"
-    $text = if ($List) { $Value | Format-List | Out-String -Width 160 } else { $Value | Format-Table -AutoSize | Out-String -Width 160 }
+    $text = if ($List) { $Value | Format-List | Out-String -Width 160 } else { $Value | Out-String -Width 160 }
     Write-Host $text.TrimEnd()
 }
 

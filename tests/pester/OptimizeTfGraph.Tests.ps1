@@ -18,7 +18,8 @@ Describe 'Optimize-TfGraph' {
         $r = Optimize-TfGraph -Path $pb
         $r | Should -BeOfType ([ModelOps.Core.Optimization.OptimizationReport])
         $out = Join-Path $work 'cnn.optimized.pb'
-        $r.OutputPath | Should -Be $out
+        $r.Path | Should -Be $out
+        $r.SourcePath | Should -Be $pb
         $r.Written | Should -BeTrue
         Test-Path $out | Should -BeTrue
         $r.NodesBefore | Should -Be 14

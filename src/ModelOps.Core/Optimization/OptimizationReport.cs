@@ -3,8 +3,10 @@ namespace ModelOps.Core.Optimization;
 /// <summary>What Optimize-TfGraph emits: the graph before and after, what each pass did, and the verification.</summary>
 public sealed class OptimizationReport
 {
+    /// <summary>The optimized graph file (what the next cmdlet in a pipeline reads); not yet written when <see cref="Written"/> is false.</summary>
     public required string Path { get; init; }
-    public string? OutputPath { get; init; }
+    /// <summary>The graph that was optimized.</summary>
+    public required string SourcePath { get; init; }
     /// <summary>False under -WhatIf (or when nothing was written).</summary>
     public bool Written { get; init; }
     public IReadOnlyList<string> Transforms { get; init; } = Array.Empty<string>();

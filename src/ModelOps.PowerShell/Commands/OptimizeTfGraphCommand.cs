@@ -121,8 +121,8 @@ public sealed class OptimizeTfGraphCommand : ModelOpsCmdlet
             }
             WriteObject(new OptimizationReport
             {
-                Path = input,
-                OutputPath = output,
+                Path = output,
+                SourcePath = input,
                 Written = written,
                 Transforms = steps.Select(s => s.ToString()).ToList(),
                 Inputs = result.Inputs,
