@@ -8,6 +8,18 @@ using Tensor = ModelOps.Core.Tensors.Tensor;
 
 namespace ModelOps.Core.Runtime.TfLite;
 
+/// <summary>Choices where TFLite versions compute differently.</summary>
+public sealed record TfLiteSessionOptions
+{
+    /// <summary>
+    /// TFLite 2.2 computed the per-tensor requantization multiplier of uint8 CONV_2D / DEPTHWISE_CONV_2D and of
+    /// quantized FULLY_CONNECTED from input_scale × filter_scale multiplied in float; current TFLite multiplies in
+    /// double. The two round apart now and then by one step (the quantized MobileNet v1: 8 of 100352 values after its
+    /// fifth layer, drifting on). Default false: current TFLite. True: bit-exact with TFLite 2.2.
+    /// </summary>
+    public bool FloatScaleProduct { get; init; }
+}
+
 /// <summary>
 /// Runs a .tflite model on the managed CPU: float32 kernels, float16 weights, hybrid models, and full-integer
 /// int8/uint8/int16 kernels with TFLite's integer arithmetic. Inputs and outputs are keyed by tensor name
@@ -22,9 +34,10 @@ public sealed class TfLiteSession : IDisposable
     private readonly Tensor?[] _state;
     private bool _disposed;
 
-    public TfLiteSession(TfLiteModel model, int subgraph = 0)
+    public TfLiteSession(TfLiteModel model, int subgraph = 0, TfLiteSessionOptions? options = null)
     {
         Model = model;
+        Options = options ?? new TfLiteSessionOptions();
         if (model.Subgraphs.Count == 0)
             throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.InvalidData, $"'{model.Path}' has no subgraphs, so there is nothing to run.", model.Path);
         if (subgraph < 0 || subgraph >= model.Subgraphs.Count)
@@ -71,9 +84,10 @@ public sealed class TfLiteSession : IDisposable
             }
     }
 
-    public static TfLiteSession Open(string path) => new(TfLiteModelReader.Read(path));
+    public static TfLiteSession Open(string path, TfLiteSessionOptions? options = null) => new(TfLiteModelReader.Read(path), options: options);
 
     public TfLiteModel Model { get; }
+    public TfLiteSessionOptions Options { get; }
     public IReadOnlyList<TfLiteTensor> Inputs { get; }
     public IReadOnlyList<TfLiteTensor> Outputs { get; }
 
