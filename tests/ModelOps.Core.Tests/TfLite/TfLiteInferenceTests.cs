@@ -310,6 +310,37 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The sample .tflite files ModelOps writes (used by the Pester tests) load in real TFLite and agree with it.</summary>
+    [SkippableFact]
+    public void SampleTfLiteModelsRunInTfLite()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tflsamples-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string f = Samples.SampleModels.WriteTfLite(Path.Combine(dir, "float.tflite"), Samples.SampleModels.TfLiteFloat());
+            using (var s = TfLiteSession.Open(f))
+            {
+                var r = s.Run(new Dictionary<string, Tensor> { ["features"] = Tensor.Create(new float[] { 1, 0, -1, 2 }, 1, 4) });
+                Assert.Equal(new float[] { 6.5f, 0 }, r["dense"].As<float>());
+                Assert.Equal(new float[] { 2, 0, -2, 4 }, r["doubled"].As<float>());
+                AssertEqualsTfLite(Runtime.Builtin, f, new Dictionary<string, (double[], int[])> { ["0"] = (new double[] { 1, 0, -1, 2 }, new[] { 1, 4 }) }, r["dense"], r["doubled"]);
+            }
+            string q = Samples.SampleModels.WriteTfLite(Path.Combine(dir, "add_int8.tflite"), Samples.SampleModels.TfLiteInt8Add());
+            using (var s = TfLiteSession.Open(q))
+            {
+                var rng = new Random(3);
+                sbyte[] a = Enumerable.Range(0, 4).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray(), b = Enumerable.Range(0, 4).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray();
+                var y = s.Run(new Dictionary<string, Tensor> { ["left"] = Tensor.Create(a, 1, 4), ["right"] = Tensor.Create(b, 1, 4) })["sum"];
+                AssertEqualsTfLite(Runtime.Builtin, q, new Dictionary<string, (double[], int[])>
+                {
+                    ["0"] = (a.Select(v => (double)v).ToArray(), new[] { 1, 4 }), ["1"] = (b.Select(v => (double)v).ToArray(), new[] { 1, 4 }),
+                }, y);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [SkippableFact]
     public void CustomOpsAreListedInOneError()
     {
