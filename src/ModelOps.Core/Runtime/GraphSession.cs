@@ -16,7 +16,7 @@ namespace ModelOps.Core.Runtime;
 /// first use and cached. Runs of one session are serialized (a lock); use one session per thread for
 /// parallel inference.
 /// </summary>
-public sealed class GraphSession : IDisposable
+public sealed class GraphSession : IInferenceSession
 {
     private readonly TfGraph _graph;
     private readonly KernelRegistry _kernels;

@@ -15,17 +15,19 @@ using ModelOps.PowerShell.Infrastructure;
 namespace ModelOps.PowerShell.Commands;
 
 /// <summary>
-/// <para type="synopsis">Runs a frozen TensorFlow graph on the CPU and returns its outputs.</para>
+/// <para type="synopsis">Runs a frozen TensorFlow graph or a .tflite model on the CPU and returns its outputs.</para>
 /// <para type="description">Inputs come from -Input (a hashtable of name = value), -InputFile
 /// (.npy, .npz or .json), or pipeline objects whose properties are named like the model's inputs
 /// (rows are stacked into batches of -BatchSize). The model is loaded and planned once per pipeline.
+/// A .tflite runs on the managed TFLite interpreter; its inputs bind by tensor name, signature name or position,
+/// and -Dequantize feeds real values to a quantized model and returns real values.
 /// Emits one object per output (Name, DType, Shape, Data); with -Measure, one run summary instead.</para>
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "TfInference")]
 [OutputType(typeof(TfInferenceOutput), typeof(TfRunSummary))]
 public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
 {
-    /// <summary>A frozen GraphDef (.pb or .pbtxt). Binds FullName from Get-ChildItem.</summary>
+    /// <summary>A frozen GraphDef (.pb or .pbtxt) or a .tflite. Binds FullName from Get-ChildItem.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Path", "FullName")]
     [ValidateNotNullOrEmpty]
@@ -73,11 +75,16 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int BatchSize { get; set; } = 64;
 
+    /// <summary>For a quantized .tflite: take float (real) input values, quantized with each input's scale and zero
+    /// point, and return outputs as real float32 values.</summary>
+    [Parameter]
+    public SwitchParameter Dequantize { get; set; }
+
     /// <summary>Emit one run summary (plan and run times) instead of the outputs.</summary>
     [Parameter]
     public SwitchParameter Measure { get; set; }
 
-    private IInferenceRunner? _session;
+    private IInferenceSession? _session;
     private string? _sessionPath;
     private readonly List<PSObject> _rows = new();
     private readonly Dictionary<string, List<Tensor>> _batchedOutputs = new(StringComparer.Ordinal);
@@ -149,7 +156,7 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
         try
         {
             WriteVerbose($"Loading and planning {full}");
-            _session = InferenceRunner.Load(full, Engine, Output is { Length: > 0 } ? Output : null, IntraOpThreads);
+            _session = InferenceSessions.Open(full, Output is { Length: > 0 } ? Output : null, Dequantize, Engine, IntraOpThreads);
         }
         finally
         {
@@ -162,6 +169,8 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
 
     private bool BindsInputs(PSObject row) =>
         FeedableInputs.Any(i => row.Properties[i.Name] is not null || row.Properties[i.Name + ":0"] is not null);
+
+    // Exact names first: .tflite tensor names often end in ":0" themselves.
 
     private Dictionary<string, Tensor> ExplicitFeeds()
     {
@@ -180,6 +189,7 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
 
     private TensorSpec? Spec(string name)
     {
+        if (_session!.FindInput(name) is { } exact) return exact;
         string node = name.EndsWith(":0", StringComparison.Ordinal) ? name[..^2] : name;
         return FeedableInputs.FirstOrDefault(i => i.Name == node);
     }

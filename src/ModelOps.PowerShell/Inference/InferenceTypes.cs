@@ -1,16 +1,7 @@
+using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
 
 namespace ModelOps.PowerShell.Inference;
-
-/// <summary>Which engine runs the model.</summary>
-public enum InferenceEngine
-{
-    /// <summary>The managed engine of ModelOps.Core (no native dependency).</summary>
-    Managed,
-
-    /// <summary>ONNX Runtime on the exported ONNX model (arrives with ONNX export).</summary>
-    OnnxRuntime,
-}
 
 /// <summary>One output tensor of a run, as Invoke-TfInference emits it.</summary>
 public sealed class TfInferenceOutput

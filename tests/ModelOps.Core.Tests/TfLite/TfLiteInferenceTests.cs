@@ -13,34 +13,49 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
     private static Tensor Run1(TfLiteSession s, Tensor input, bool dequantize = false) =>
         s.Run(new Dictionary<string, Tensor> { [s.Inputs[0].Name] = input }, dequantize)[s.Outputs[0].Name];
 
-    /// <summary>MODELOPS_TFLITE_STRICT=1 turns on the exact comparisons that currently fail (see KnownDivergence).</summary>
-    private static bool Strict => Environment.GetEnvironmentVariable("MODELOPS_TFLITE_STRICT") == "1";
-
-    private const string KnownDivergence =
-        "Known divergence, opt-in with MODELOPS_TFLITE_STRICT=1: int8 ADD differs from TFLite 2.2/2.13 in 1 of 16384 elements " +
-        "(a value 0.000008 from a rounding tie) and uint8 MobileNet in 3 of 1001 scores by 1 (the two real TFLites differ from each other in 2).";
-
     private static double[] Doubles(Tensor t) => Enumerable.Range(0, t.Length).Select(t.GetDouble).ToArray();
 
-    /// <summary>Our output equals real TFLite's (WASM 2.13, and the 2.2 C library where it can run the model) element for element.</summary>
-    private void AssertEqualsTfLite(string model, IReadOnlyDictionary<string, (double[] Data, int[] Shape)> inputs, params Tensor[] ours)
+    /// <summary>Which real TFLite a comparison runs against.</summary>
+    public enum Runtime
     {
-        if (!Validators.WasmAvailable) { output.WriteLine("validators absent: " + Validators.Missing); return; }
-        var wasm = Validators.RunWasm(model, inputs);
-        Assert.Equal(ours.Length, wasm.Count);
+        /// <summary>TFLite 2.2's C library: TFLite's own builtin kernels, the arithmetic the managed interpreter implements.</summary>
+        Builtin,
+
+        /// <summary>TFLite 2.13 compiled to WASM. It hands float and (in this build) int8/uint8 ops to the XNNPACK delegate,
+        /// whose quantized kernels round differently from TFLite's builtin ones (see SimpleAddInt8EqualsTfLite).</summary>
+        Wasm,
+    }
+
+    /// <summary>Our outputs equal real TFLite's element for element. Also logs how far the other runtime is.</summary>
+    private void AssertEqualsTfLite(Runtime runtime, string model, IReadOnlyDictionary<string, (double[] Data, int[] Shape)> inputs, params Tensor[] ours)
+    {
+        bool available = runtime == Runtime.Builtin ? Validators.CAvailable : Validators.WasmAvailable;
+        Skip.IfNot(available, Validators.Missing);
+        var real = runtime == Runtime.Builtin ? Validators.RunC(model, inputs) : Validators.RunWasm(model, inputs);
+        Assert.Equal(ours.Length, real.Count);
         for (int i = 0; i < ours.Length; i++)
         {
             var mine = Doubles(ours[i]);
-            int diff = mine.Zip(wasm[i].Data).Count(p => p.First != p.Second);
-            output.WriteLine($"{Path.GetFileName(model)} output {i}: {diff} of {mine.Length} elements differ from TFLite-WASM");
+            int diff = mine.Zip(real[i].Data).Count(p => p.First != p.Second);
+            output.WriteLine($"{Path.GetFileName(model)} output {i}: {diff} of {mine.Length} elements differ from TFLite ({runtime})");
             for (int k = 0, shown = 0; k < mine.Length && shown < 5; k++)
-                if (mine[k] != wasm[i].Data[k])
+                if (mine[k] != real[i].Data[k])
                 {
                     shown++;
-                    output.WriteLine($"  [{k}] ours {mine[k]} tflite {wasm[i].Data[k]} inputs {string.Join(" ", inputs.Values.Select(v => v.Data.Length > k ? v.Data[k] : double.NaN))}");
+                    output.WriteLine($"  [{k}] ours {mine[k]} tflite {real[i].Data[k]}");
                 }
-            Assert.Equal(wasm[i].Data, mine);
+            Assert.Equal(real[i].Data, mine);
         }
+    }
+
+    /// <summary>How many elements differ from the other runtime (information only: a different kernel library).</summary>
+    private int CountDifferences(Runtime runtime, string model, IReadOnlyDictionary<string, (double[] Data, int[] Shape)> inputs, Tensor ours)
+    {
+        if (!(runtime == Runtime.Builtin ? Validators.CAvailable : Validators.WasmAvailable)) return -1;
+        var real = (runtime == Runtime.Builtin ? Validators.RunC(model, inputs) : Validators.RunWasm(model, inputs))[0].Data;
+        int diff = Doubles(ours).Zip(real).Count(p => p.First != p.Second);
+        output.WriteLine($"{Path.GetFileName(model)}: {diff} of {ours.Length} elements differ from TFLite ({runtime}) — not asserted");
+        return diff;
     }
 
     [SkippableFact]
@@ -73,8 +88,10 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
         // Float in, real values out: the quantize/dequantize helpers.
         var real = Run1(s, Tensor.Create(new[] { 1.5f }, 1, 1), dequantize: true).As<float>()[0];
         Assert.InRange(Math.Abs(real - MathF.Sin(1.5f)), 0, 0.05);
-        for (int i = 0; i < qs.Length; i++)
-            AssertEqualsTfLite(path, new Dictionary<string, (double[], int[])> { ["0"] = (new double[] { qs[i] }, new[] { 1, 1 }) }, outs[i]);
+        // FULLY_CONNECTED int8: TFLite's builtin kernels and XNNPACK agree here, and so do we.
+        foreach (var runtime in new[] { Runtime.Builtin, Runtime.Wasm })
+            for (int i = 0; i < qs.Length; i++)
+                AssertEqualsTfLite(runtime, path, new Dictionary<string, (double[], int[])> { ["0"] = (new double[] { qs[i] }, new[] { 1, 1 }) }, outs[i]);
     }
 
     [SkippableFact]
@@ -109,12 +126,44 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
             double got = 0.058377411 * (y[i] + 3);
             if (want > -0.058377411 * 125 && want < 0.058377411 * 130) Assert.InRange(Math.Abs(got - want), 0, 0.0584);
         }
-        Skip.IfNot(Strict, KnownDivergence);
-        AssertEqualsTfLite(path, new Dictionary<string, (double[], int[])>
+        var feeds = new Dictionary<string, (double[], int[])>
         {
             ["0"] = (a.Select(v => (double)v).ToArray(), new[] { 1, 128, 128, 1 }),
             ["1"] = (b.Select(v => (double)v).ToArray(), new[] { 1, 128, 128, 1 }),
-        }, r.Values.Single());
+        };
+        // Bit-exact with TFLite's builtin int8 ADD (TFLite 2.2's C library). The WASM build differs in one element,
+        // a = −118, b = 18, whose real sum is −70.500008 output steps: TFLite rescales both inputs to Q31 with 20 bits
+        // of headroom and rounds to −71; the WASM build runs ADD on XNNPACK, whose qs8 add uses 21-bit multipliers
+        // (s_a/s_out·2^21 = 1463019, s_b/s_out·2^21 = 1481709) and one rounding, and gets −70. A kernel-library
+        // difference, not a TFLite bug of ours: see IsolatedAddTieShowsTheXnnpackDifference.
+        AssertEqualsTfLite(Runtime.Builtin, path, feeds, r.Values.Single());
+        CountDifferences(Runtime.Wasm, path, feeds, r.Values.Single());
+    }
+
+    /// <summary>
+    /// The one simple_add element where the runtimes part, alone: TFLite's builtin ADD (2.2), and we, give −71;
+    /// the WASM build, which runs int8 ADD on XNNPACK, gives −70. Proof that the difference is the kernel library.
+    /// </summary>
+    [SkippableFact]
+    public void IsolatedAddTieShowsTheXnnpackDifference()
+    {
+        Skip.IfNot(Corpus.Available, Corpus.Missing);
+        Skip.IfNot(Validators.CAvailable && Validators.WasmAvailable, Validators.Missing);
+        string path = Tf("tflite--tflite-micro-simple_add", "simple_add_model.tflite");
+        using var s = TfLiteSession.Open(path);
+        var a = new sbyte[128 * 128];
+        var b = new sbyte[128 * 128];
+        a[0] = -118;
+        b[0] = 18;
+        var ours = s.Run(new Dictionary<string, Tensor> { ["0"] = Tensor.Create(a, 1, 128, 128, 1), ["1"] = Tensor.Create(b, 1, 128, 128, 1) }).Values.Single().As<sbyte>();
+        var feeds = new Dictionary<string, (double[], int[])>
+        {
+            ["0"] = (a.Select(v => (double)v).ToArray(), new[] { 1, 128, 128, 1 }),
+            ["1"] = (b.Select(v => (double)v).ToArray(), new[] { 1, 128, 128, 1 }),
+        };
+        Assert.Equal(-71, ours[0]);
+        Assert.Equal(-71, Validators.RunC(path, feeds)[0].Data[0]);
+        Assert.Equal(-70, Validators.RunWasm(path, feeds)[0].Data[0]);
     }
 
     [SkippableFact]
@@ -123,16 +172,25 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
         Skip.IfNot(Corpus.Available, Corpus.Missing);
         string dir = "tflite--tflite-support-mobilenet_v1_0.25_224_quant";
         string path = Tf(dir, "mobilenet_v1_0.25_224_quant.tflite");
-        using var s = TfLiteSession.Open(path);
         var rgb = File.ReadAllBytes(Tf(dir, "burger-224.rgb"));
-        var y = Run1(s, Tensor.Create(rgb, 1, 224, 224, 3));
-        var scores = y.As<byte>();
-        int top = Array.IndexOf(scores, scores.Max());
-        output.WriteLine($"top-1 {top} ({s.Model.Labels![top]}) score {scores[top]}");
-        Assert.Equal(934, top);
-        Assert.True(scores[934] >= 231, $"score {scores[934]} < 231");
-        Skip.IfNot(Strict, KnownDivergence);
-        AssertEqualsTfLite(path, new Dictionary<string, (double[], int[])> { ["0"] = (rgb.Select(v => (double)v).ToArray(), new[] { 1, 224, 224, 3 }) }, y);
+        var feeds = new Dictionary<string, (double[], int[])> { ["0"] = (rgb.Select(v => (double)v).ToArray(), new[] { 1, 224, 224, 3 }) };
+        foreach (bool legacy in new[] { false, true })
+        {
+            using var s = TfLiteSession.Open(path, new TfLiteSessionOptions { FloatScaleProduct = legacy });
+            var y = Run1(s, Tensor.Create(rgb, 1, 224, 224, 3));
+            var scores = y.As<byte>();
+            int top = Array.IndexOf(scores, scores.Max());
+            output.WriteLine($"FloatScaleProduct={legacy}: top-1 {top} ({s.Model.Labels![top]}) score {scores[top]}");
+            Assert.Equal(934, top);
+            Assert.True(scores[934] >= 231, $"score {scores[934]} < 231");
+            // TFLite 2.2 forms the uint8 conv multipliers from a float product of scales: with that, every one of the
+            // 31 intermediate tensors and the scores equal its own. Current TFLite multiplies in double (our default),
+            // which lands one step apart in a few values per layer; no runtime here runs that kernel (the WASM build
+            // hands uint8 convolutions to XNNPACK, which requantizes in float), so only the count is logged.
+            if (legacy) AssertEqualsTfLite(Runtime.Builtin, path, feeds, y);
+            else CountDifferences(Runtime.Builtin, path, feeds, y);
+            CountDifferences(Runtime.Wasm, path, feeds, y);
+        }
     }
 
     [SkippableFact]
@@ -250,6 +308,37 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
             var r = s.Run(new Dictionary<string, Tensor> { ["input_1"] = Tensor.Create(new float[] { 1, 2, 3, 4 }, 1, 4), ["input_2"] = Tensor.Create(new float[] { 5, 6, 7, 8 }, 1, 4) });
             Assert.Equal(new float[] { 6, 8, 10, 12 }, r.Values.Single().As<float>());
         }
+    }
+
+    /// <summary>The sample .tflite files ModelOps writes (used by the Pester tests) load in real TFLite and agree with it.</summary>
+    [SkippableFact]
+    public void SampleTfLiteModelsRunInTfLite()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tflsamples-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string f = Samples.SampleModels.WriteTfLite(Path.Combine(dir, "float.tflite"), Samples.SampleModels.TfLiteFloat());
+            using (var s = TfLiteSession.Open(f))
+            {
+                var r = s.Run(new Dictionary<string, Tensor> { ["features"] = Tensor.Create(new float[] { 1, 0, -1, 2 }, 1, 4) });
+                Assert.Equal(new float[] { 6.5f, 0 }, r["dense"].As<float>());
+                Assert.Equal(new float[] { 2, 0, -2, 4 }, r["doubled"].As<float>());
+                AssertEqualsTfLite(Runtime.Builtin, f, new Dictionary<string, (double[], int[])> { ["0"] = (new double[] { 1, 0, -1, 2 }, new[] { 1, 4 }) }, r["dense"], r["doubled"]);
+            }
+            string q = Samples.SampleModels.WriteTfLite(Path.Combine(dir, "add_int8.tflite"), Samples.SampleModels.TfLiteInt8Add());
+            using (var s = TfLiteSession.Open(q))
+            {
+                var rng = new Random(3);
+                sbyte[] a = Enumerable.Range(0, 4).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray(), b = Enumerable.Range(0, 4).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray();
+                var y = s.Run(new Dictionary<string, Tensor> { ["left"] = Tensor.Create(a, 1, 4), ["right"] = Tensor.Create(b, 1, 4) })["sum"];
+                AssertEqualsTfLite(Runtime.Builtin, q, new Dictionary<string, (double[], int[])>
+                {
+                    ["0"] = (a.Select(v => (double)v).ToArray(), new[] { 1, 4 }), ["1"] = (b.Select(v => (double)v).ToArray(), new[] { 1, 4 }),
+                }, y);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
     }
 
     [SkippableFact]

@@ -1,6 +1,7 @@
 using ModelOps.Core.Errors;
 using ModelOps.Core.Formats.TfLite;
 using ModelOps.Core.Formats.TfLite.Schema;
+using ModelOps.Core.Inspection;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.TfLite.Kernels;
 using ModelOps.Core.Tensors;
@@ -8,28 +9,49 @@ using Tensor = ModelOps.Core.Tensors.Tensor;
 
 namespace ModelOps.Core.Runtime.TfLite;
 
+/// <summary>Choices where TFLite versions compute differently.</summary>
+public sealed record TfLiteSessionOptions
+{
+    /// <summary>
+    /// TFLite 2.2 computed the per-tensor requantization multiplier of uint8 CONV_2D / DEPTHWISE_CONV_2D and of
+    /// quantized FULLY_CONNECTED from input_scale × filter_scale multiplied in float; current TFLite multiplies in
+    /// double. The two round apart now and then by one step (the quantized MobileNet v1: 8 of 100352 values after its
+    /// fifth layer, drifting on). Default false: current TFLite. True: bit-exact with TFLite 2.2.
+    /// </summary>
+    public bool FloatScaleProduct { get; init; }
+
+    /// <summary>
+    /// For <see cref="IInferenceSession"/> use (Invoke-TfInference -Dequantize): quantized inputs are announced and
+    /// taken as float32 real values (quantized on the way in) and quantized outputs come back dequantized.
+    /// </summary>
+    public bool DequantizeIO { get; init; }
+}
+
 /// <summary>
 /// Runs a .tflite model on the managed CPU: float32 kernels, float16 weights, hybrid models, and full-integer
 /// int8/uint8/int16 kernels with TFLite's integer arithmetic. Inputs and outputs are keyed by tensor name
 /// (signature names and positions "0", "1" ... are accepted too). A session is not thread-safe.
 /// </summary>
-public sealed class TfLiteSession : IDisposable
+public sealed class TfLiteSession : IInferenceSession
 {
     private readonly TfLiteSubGraph _graph;
     private readonly Tensor?[] _constants;
     private readonly TfLiteKernel[] _kernels;
     private readonly Dictionary<string, int> _inputNames = new(StringComparer.Ordinal);
     private readonly Tensor?[] _state;
+    private readonly int _subgraph;
     private bool _disposed;
 
-    public TfLiteSession(TfLiteModel model, int subgraph = 0)
+    public TfLiteSession(TfLiteModel model, int subgraph = 0, TfLiteSessionOptions? options = null)
     {
         Model = model;
+        Options = options ?? new TfLiteSessionOptions();
         if (model.Subgraphs.Count == 0)
             throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.InvalidData, $"'{model.Path}' has no subgraphs, so there is nothing to run.", model.Path);
         if (subgraph < 0 || subgraph >= model.Subgraphs.Count)
             throw new ModelOpsException(ErrorIds.TfLiteInputMismatch, ErrorKind.InvalidArgument, $"'{model.Path}' has {model.Subgraphs.Count} subgraphs; {subgraph} does not exist.", model.Path);
         _graph = model.Subgraphs[subgraph];
+        _subgraph = subgraph;
 
         // One error for everything we cannot run, with counts.
         var missing = _graph.Operators.Select(model.OpCodeOf)
@@ -71,9 +93,10 @@ public sealed class TfLiteSession : IDisposable
             }
     }
 
-    public static TfLiteSession Open(string path) => new(TfLiteModelReader.Read(path));
+    public static TfLiteSession Open(string path, TfLiteSessionOptions? options = null) => new(TfLiteModelReader.Read(path), options: options);
 
     public TfLiteModel Model { get; }
+    public TfLiteSessionOptions Options { get; }
     public IReadOnlyList<TfLiteTensor> Inputs { get; }
     public IReadOnlyList<TfLiteTensor> Outputs { get; }
 
@@ -130,6 +153,49 @@ public sealed class TfLiteSession : IDisposable
             result[t.Name] = dequantizeOutputs && t.Quantization is { HasScale: true } && v.DType != DataType.DtFloat ? TfLiteQuantizer.Dequantize(v, t) : v;
         }
         return result;
+    }
+
+    IReadOnlyList<TensorSpec> IInferenceSession.Inputs => Inputs.Select(Spec).ToList();
+
+    IReadOnlyList<TensorSpec> IInferenceSession.Outputs => Outputs.Select(Spec).ToList();
+
+    /// <summary>Runs with the model's outputs, or the named ones; <see cref="TfLiteSessionOptions.DequantizeIO"/> applies.</summary>
+    IReadOnlyDictionary<string, Tensor> IInferenceSession.Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? fetches)
+    {
+        if (fetches is { Count: > 0 }) CheckFetches(fetches);
+        var all = Run(feeds, Options.DequantizeIO);
+        if (fetches is not { Count: > 0 }) return all;
+        var picked = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var f in fetches) picked[f] = all[OutputName(f)!];
+        return picked;
+    }
+
+    TensorSpec? IInferenceSession.FindInput(string name) => _inputNames.TryGetValue(name, out int k) ? Spec(Inputs[k]) : null;
+
+    /// <summary>Fails, listing the outputs, when a fetch names no output of the model.</summary>
+    internal void CheckFetches(IReadOnlyList<string> fetches)
+    {
+        foreach (var f in fetches)
+            if (OutputName(f) is null)
+                throw new ModelOpsException(ErrorIds.TfLiteInputMismatch, ErrorKind.InvalidArgument,
+                    $"'{f}' is not an output of '{Model.Path}'. Its outputs are: {string.Join(", ", Outputs.Select(t => t.Name))}.", f);
+    }
+
+    // An output by tensor name, signature output name, or position.
+    private string? OutputName(string fetch)
+    {
+        if (Outputs.Any(t => t.Name == fetch)) return fetch;
+        foreach (var sig in Model.Signatures.Where(s => s.SubgraphIndex == _subgraph))
+            foreach (var so in sig.Outputs)
+                if (so.Name == fetch && Outputs.FirstOrDefault(t => t.Index == so.TensorIndex) is { } t) return t.Name;
+        return int.TryParse(fetch, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) && k < Outputs.Count ? Outputs[k].Name : null;
+    }
+
+    private TensorSpec Spec(TfLiteTensor t)
+    {
+        bool real = Options.DequantizeIO && t.Quantization is { HasScale: true } && t.DType is DataType.DtInt8 or DataType.DtUint8 or DataType.DtInt16;
+        var shape = (t.ShapeSignature ?? t.Shape).Select(d => (long)d).ToArray();
+        return new TensorSpec(t.Name, real ? DataType.DtFloat.Name() : t.DType.Name(), shape);
     }
 
     /// <summary>Clears variable tensors (RNN/LSTM state) back to zeros.</summary>

@@ -24,17 +24,24 @@ internal static class Convolution
         return (Math.Max(o, 0), pad);
     }
 
-    /// <summary>Per-output-channel requantization multipliers: input_scale × filter_scale[c] / output_scale.</summary>
-    private static (int[] M, int[] S) ChannelMultipliers(OpContext ctx, int filterIndex, int channels)
+    /// <summary>
+    /// Per-output-channel requantization multipliers: input_scale × filter_scale[c] / output_scale, in double.
+    /// Where TFLite takes the per-tensor path (GetQuantizedConvolutionMultipler: uint8 convolutions and every
+    /// quantized FULLY_CONNECTED), <see cref="TfLiteSessionOptions.FloatScaleProduct"/> forms input × filter scale
+    /// in float first, as TFLite 2.2 did; current TFLite multiplies the two in double.
+    /// </summary>
+    private static (int[] M, int[] S) ChannelMultipliers(OpContext ctx, int filterIndex, int channels, bool perTensorPath)
     {
         var fq = ctx.InputInfo(filterIndex).Quantization ?? throw ctx.Unsupported("the quantized filter has no scale");
+        bool floatProduct = perTensorPath && ctx.Session.Options.FloatScaleProduct && fq.Scale.Length == 1;
         double inScale = ctx.InQ(0).Scale, outScale = ctx.OutQ().Scale;
         var m = new int[channels];
         var s = new int[channels];
         for (int c = 0; c < channels; c++)
         {
             double fs = fq.Scale[fq.Scale.Length == 1 ? 0 : c];
-            (m[c], s[c]) = QuantMath.QuantizeMultiplier(inScale * fs / outScale);
+            double product = floatProduct ? (float)inScale * (float)fs : inScale * fs;
+            (m[c], s[c]) = QuantMath.QuantizeMultiplier(product / outScale);
         }
         return (m, s);
     }
@@ -109,7 +116,7 @@ internal static class Convolution
         QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
         var (tmin, tmax) = Ints.Range(outType);
         var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, oc);
+        var (mul, sft) = ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         int inOff = -qi.ZeroPoint, fOff = filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0;
         for (int i = 0; i < xi.Length; i++) xi[i] += inOff;
@@ -198,7 +205,7 @@ internal static class Convolution
         QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
         var (tmin, tmax) = Ints.Range(outType);
         var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, oc);
+        var (mul, sft) = ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
         if (filter.DType == DataType.DtUint8) for (int i = 0; i < fi.Length; i++) fi[i] -= qf.ZeroPoint;
@@ -266,7 +273,7 @@ internal static class Convolution
         QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
         var (tmin, tmax) = Ints.Range(outType);
         var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, units);
+        var (mul, sft) = ChannelMultipliers(ctx, 1, units, perTensorPath: true);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
         if (qf.ZeroPoint != 0) for (int i = 0; i < fi.Length; i++) fi[i] -= qf.ZeroPoint;

@@ -1,0 +1,82 @@
+using ModelOps.Core.Errors;
+using ModelOps.Core.Formats;
+using ModelOps.Core.Formats.TfLite;
+using ModelOps.Core.Inspection;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Runtime.Onnx;
+using ModelOps.Core.Runtime.TfLite;
+using ModelOps.Core.Tensors;
+
+namespace ModelOps.Core.Runtime;
+
+/// <summary>A loaded model that runs: a frozen graph (<see cref="GraphSession"/>) or a .tflite (<see cref="TfLiteSession"/>).</summary>
+public interface IInferenceSession : IDisposable
+{
+    /// <summary>The inputs to feed, with the dtype a value is converted to before it is fed.</summary>
+    IReadOnlyList<TensorSpec> Inputs { get; }
+
+    /// <summary>The model's outputs, computed when no fetches are given.</summary>
+    IReadOnlyList<TensorSpec> Outputs { get; }
+
+    /// <summary>The input a feed name binds to (engines may accept aliases, such as TFLite signature names), or null.</summary>
+    TensorSpec? FindInput(string name) => Inputs.FirstOrDefault(i => i.Name == name);
+
+    /// <summary>Runs the model; <paramref name="fetches"/> picks outputs by name (null: all).</summary>
+    IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? fetches = null);
+}
+
+/// <summary>Which engine runs a model.</summary>
+public enum InferenceEngine
+{
+    /// <summary>The managed engine of ModelOps.Core (no native dependency): TF graphs and .tflite files.</summary>
+    Managed,
+
+    /// <summary>ONNX Runtime: .onnx files directly, TF graphs converted to ONNX in memory.</summary>
+    OnnxRuntime,
+}
+
+/// <summary>Opens the right engine for a model file.</summary>
+public static class InferenceSessions
+{
+    /// <summary>
+    /// A .tflite (recognised by its "TFL3" identifier at bytes 4..8, or by its extension) opens a <see cref="TfLiteSession"/>;
+    /// anything else is read as a TensorFlow graph for <see cref="GraphSession"/>. With <paramref name="dequantize"/>, a
+    /// quantized .tflite takes and returns real (float32) values: inputs are quantized with their scale and zero point,
+    /// outputs dequantized. A graph has nothing to dequantize, so the switch is an error there.
+    /// </summary>
+    public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
+        InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null)
+    {
+        if (engine == InferenceEngine.OnnxRuntime)
+        {
+            if (dequantize || IsTfLite(path))
+                throw new ModelOpsException("EngineNotApplicable", ErrorKind.InvalidArgument,
+                    $"ONNX Runtime runs .onnx files and TensorFlow graphs; '{path}' is a .tflite. Use the managed engine for it.", path);
+            return new OnnxInferenceSession(OnnxSession.Load(path, new OnnxSessionOptions
+            {
+                IntraOpThreads = intraOpThreads,
+                Conversion = new Converters.Onnx.OnnxConversionOptions { Outputs = outputs },
+            }));
+        }
+        if (IsTfLite(path))
+        {
+            var session = new TfLiteSession(TfLiteModelReader.Read(path), options: new TfLiteSessionOptions { DequantizeIO = dequantize });
+            if (outputs is { Count: > 0 }) session.CheckFetches(outputs);
+            return session;
+        }
+        if (dequantize)
+            throw new ModelOpsException("DequantizeNotApplicable", ErrorKind.InvalidArgument,
+                $"-Dequantize applies to quantized .tflite models; '{path}' is a TensorFlow graph, whose inputs and outputs are already real values.", path);
+        return new GraphSession(ModelReader.ReadGraphDef(path), outputs,
+            intraOpThreads is int n ? new EngineOptions { IntraOpThreads = n } : null);
+    }
+
+    private static bool IsTfLite(string path)
+    {
+        if (Directory.Exists(path) || !File.Exists(path)) return false;
+        if (path.EndsWith(".tflite", StringComparison.OrdinalIgnoreCase)) return true;
+        Span<byte> head = stackalloc byte[8];
+        using var f = File.OpenRead(path);
+        return f.ReadAtLeast(head, 8, throwOnEndOfStream: false) == 8 && TfLiteModelReader.IsTfLite(head);
+    }
+}
