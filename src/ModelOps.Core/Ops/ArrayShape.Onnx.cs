@@ -11,10 +11,8 @@ namespace ModelOps.Core.Ops;
 /// Tile, GatherV2, SparseToDense. Shape-like operands become int64 as ONNX requires; TF's int32
 /// shape results are cast back.
 /// </summary>
-public sealed class ArrayShapeOnnx : OpFamily
+public sealed partial class ArrayShape
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         const int v13 = OnnxLoweringRegistry.MinOpset;
@@ -120,7 +118,7 @@ public sealed class ArrayShapeOnnx : OpFamily
     {
         long axis = ctx.ConstantInput(axisInput, "axis").GetInt64(0);
         var inputs = Enumerable.Range(first, count).ToList();
-        if (inputs.Count == 1) { BasicOnnx.Forward(ctx, first, 0); return; }
+        if (inputs.Count == 1) { Basic.Forward(ctx, first, 0); return; }
         ctx.OpTo(ctx.Out(), "Concat", inputs.Select(ctx.Input).ToArray(), OnnxAttr.Int("axis", axis));
         ctx.SetType(0, ctx.InputType(first));
         var shapes = inputs.Select(ctx.InputShape).ToList();
@@ -261,7 +259,7 @@ public sealed class ArrayShapeOnnx : OpFamily
             x = ctx.Op("Slice", new[] { x, ctx.Int64s(starts.ToArray()), ctx.Int64s(ends.ToArray()), ctx.Int64s(axes.ToArray()), ctx.Int64s(steps.ToArray()) });
         if (squeeze.Count > 0) x = ctx.Op("Squeeze", new[] { x, ctx.Int64s(squeeze.ToArray()) });
         if (unsqueeze.Count > 0) x = ctx.Op("Unsqueeze", new[] { x, ctx.Int64s(unsqueeze.ToArray()) });
-        if (x == ctx.Input(0)) BasicOnnx.Forward(ctx, 0, 0);
+        if (x == ctx.Input(0)) Basic.Forward(ctx, 0, 0);
         else ctx.OpTo(ctx.Out(), "Identity", new[] { x });
         ctx.SetType(0, ctx.InputType(0));
         if (inShape is not null) ctx.SetShape(0, outShape.ToArray());

@@ -8,7 +8,7 @@ namespace ModelOps.Core.Ops;
 /// the space/batch/depth rearrangements, with TensorFlow's semantics for every dtype the tensor
 /// type stores (strings included where they only move).
 /// </summary>
-public sealed class ArrayShape : OpFamily
+public sealed partial class ArrayShape : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

@@ -4,12 +4,9 @@ namespace ModelOps.Core.Ops;
 
 /// <summary>
 /// ONNX lowerings of the basic ops (constants, identities). The engine's kernels for these live in the
-/// Basic family (Ops/Basic.cs); its class is not partial, so the lowerings are a family of their own.
 /// </summary>
-public sealed class BasicOnnx : OpFamily
+public sealed partial class Basic
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         r.Add("Const", OnnxLoweringRegistry.MinOpset, ctx => ctx.SetConst(0, ctx.Node.Attr.TryGetValue("value", out var v) && v.Tensor is not null

@@ -9,7 +9,7 @@ namespace ModelOps.Core.Ops;
 /// Graph plumbing: constants, placeholders, identities and checks. Const and fed placeholders are
 /// served by the executor from its plan; the kernels here cover the rest.
 /// </summary>
-public sealed class Basic : OpFamily
+public sealed partial class Basic : OpFamily
 {
     public override void RegisterKernels(KernelRegistry registry)
     {

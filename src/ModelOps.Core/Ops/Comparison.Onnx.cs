@@ -8,7 +8,7 @@ namespace ModelOps.Core.Ops;
 /// one (numpy broadcasting on both sides); SelectV2 is Where; TF1 Select with a vector condition picks
 /// whole rows, so the condition is reshaped to broadcast along the first axis.
 /// </summary>
-public sealed class ComparisonOnnx : OpFamily
+public sealed partial class Comparison
 {
     private static readonly Dictionary<string, string> Ops = new(StringComparer.Ordinal)
     {
@@ -16,19 +16,17 @@ public sealed class ComparisonOnnx : OpFamily
         ["Equal"] = "Equal", ["LogicalAnd"] = "And", ["LogicalOr"] = "Or",
     };
 
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         const int v13 = OnnxLoweringRegistry.MinOpset;
-        foreach (var (tf, onnx) in Ops) r.Add(tf, v13, ctx => ElementWiseOnnx.Binary(ctx, onnx));
+        foreach (var (tf, onnx) in Ops) r.Add(tf, v13, ctx => ElementWiseOps.Binary(ctx, onnx));
         r.Add("NotEqual", v13, ctx =>
         {
             ctx.OpTo(ctx.Out(), "Not", new[] { ctx.Op("Equal", new[] { ctx.Input(0), ctx.Input(1) }) });
             ctx.SetType(0, DataType.DtBool);
             ctx.SetShape(0, OnnxShapes.Broadcast(ctx.InputShape(0), ctx.InputShape(1)));
         });
-        r.Add("LogicalNot", v13, ctx => { ElementWiseOnnx.Unary(ctx, "Not"); ctx.SetType(0, DataType.DtBool); });
+        r.Add("LogicalNot", v13, ctx => { ElementWiseOps.Unary(ctx, "Not"); ctx.SetType(0, DataType.DtBool); });
         r.Add("SelectV2", v13, ctx =>
         {
             ctx.OpTo(ctx.Out(), "Where", new[] { ctx.Input(0), ctx.Input(1), ctx.Input(2) });

@@ -7,7 +7,7 @@ namespace ModelOps.Core.Ops;
 /// <summary>
 /// Comparisons (broadcasting, IEEE semantics for NaN), logical ops, Select/SelectV2 and Where.
 /// </summary>
-public sealed class Comparison : OpFamily
+public sealed partial class Comparison : OpFamily
 {
     private interface IPredicate
     {

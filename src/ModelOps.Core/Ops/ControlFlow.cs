@@ -7,7 +7,7 @@ namespace ModelOps.Core.Ops;
 /// dead-tensor propagation are the executor's (Runtime/DataflowExecutor): Switch leaves its untaken
 /// output null (dead), Merge receives null for inputs that did not arrive.
 /// </summary>
-public sealed class ControlFlow : OpFamily
+public sealed partial class ControlFlow : OpFamily
 {
     public override void RegisterKernels(KernelRegistry registry)
     {

@@ -12,10 +12,8 @@ namespace ModelOps.Core.Ops;
 /// inserted Transposes that the optimizer cancels between consecutive layers. TF filters
 /// [kh,kw,in,out] become ONNX weights [out,in,kh,kw] at conversion time.
 /// </summary>
-public sealed class ConvolutionOnnx : OpFamily
+public sealed partial class ConvolutionOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         const int v13 = OnnxLoweringRegistry.MinOpset;
@@ -142,7 +140,7 @@ public sealed class ConvolutionOnnx : OpFamily
         {
             if (fused[next] == "BiasAdd") throw ctx.Fail("fuses BiasAdd after an activation, which is not a TF fusion.");
             bool last = next == fused.Length - 1;
-            y = ElementWiseOnnx.Activation(ctx, fused[next], y, ctx.Type("T", DataType.DtFloat), last && !nhwc ? ctx.Out() : null);
+            y = ElementWiseOps.OnnxActivation(ctx, fused[next], y, ctx.Type("T", DataType.DtFloat), last && !nhwc ? ctx.Out() : null);
         }
         return nhwc ? ctx.FromChannelsFirst(y, ctx.Out()) : y == ctx.Out() ? y : ctx.OpTo(ctx.Out(), "Identity", new[] { y });
     }

@@ -12,12 +12,9 @@ namespace ModelOps.Core.Ops;
 /// DepthwiseConv2dNative → DEPTHWISE_CONV_2D (filter [H,W,I,M] → [1,H,W,I·M]),
 /// Conv2DBackpropInput → TRANSPOSE_CONV (filter {2,0,1,3}), and grappler's _FusedConv2D /
 /// _FusedDepthwiseConv2dNative (BiasAdd, FusedBatchNorm, activations).
-/// (Kept beside the family's kernels; to be folded into ConvolutionFamily once that class exists.)
 /// </summary>
-public sealed class ConvolutionTfLite : OpFamily
+public sealed partial class ConvolutionOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
         r.Add(["Conv2D", "_FusedConv2D"], ctx => Conv(ctx, depthwise: false));

@@ -11,7 +11,7 @@ namespace ModelOps.Core.Ops;
 /// (GEMM + col2im), and the grappler-fused _FusedConv2D / _FusedDepthwiseConv2dNative. NHWC natively;
 /// NCHW is transposed in and out. float32 (float16/bfloat16 computed in float32).
 /// </summary>
-public sealed class ConvolutionOps : OpFamily
+public sealed partial class ConvolutionOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

@@ -9,7 +9,7 @@ namespace ModelOps.Core.Ops;
 /// the lower box index; a candidate is dropped when its IoU with a selected box exceeds
 /// iou_threshold; V5 with soft_nms_sigma &gt; 0 decays scores by exp(-iou²/(2σ)) instead).
 /// </summary>
-public sealed class Detection : OpFamily
+public sealed partial class Detection : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

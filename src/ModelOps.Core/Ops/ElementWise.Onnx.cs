@@ -9,15 +9,15 @@ namespace ModelOps.Core.Ops;
 /// math, activations, Softmax). TF and ONNX broadcast alike (numpy rules), so most ops map one to one;
 /// Relu6 becomes Clip(0, 6), Rsqrt Reciprocal(Sqrt), BiasAdd an Add (reshaped bias for NCHW).
 /// </summary>
-public sealed class ElementWiseOnnx : OpFamily
+public sealed partial class ElementWiseOps
 {
-    private static readonly Dictionary<string, string> BinaryOps = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string> OnnxBinaryOps = new(StringComparer.Ordinal)
     {
         ["Add"] = "Add", ["AddV2"] = "Add", ["Sub"] = "Sub", ["Mul"] = "Mul", ["RealDiv"] = "Div",
         ["Maximum"] = "Max", ["Minimum"] = "Min", ["Pow"] = "Pow",
     };
 
-    private static readonly Dictionary<string, string> UnaryOps = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string> OnnxUnaryOps = new(StringComparer.Ordinal)
     {
         ["Relu"] = "Relu", ["Sigmoid"] = "Sigmoid", ["Tanh"] = "Tanh", ["Exp"] = "Exp", ["Log"] = "Log", ["Neg"] = "Neg",
         ["Abs"] = "Abs", ["Sqrt"] = "Sqrt", ["Reciprocal"] = "Reciprocal", ["Inv"] = "Reciprocal", ["Floor"] = "Floor",
@@ -25,12 +25,10 @@ public sealed class ElementWiseOnnx : OpFamily
         ["Sign"] = "Sign", ["Erf"] = "Erf", ["Sin"] = "Sin", ["Cos"] = "Cos", ["Rint"] = "Round", ["Round"] = "Round",
     };
 
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         const int v13 = OnnxLoweringRegistry.MinOpset;
-        foreach (var (tf, onnx) in BinaryOps) r.Add(tf, v13, ctx => Binary(ctx, onnx));
+        foreach (var (tf, onnx) in OnnxBinaryOps) r.Add(tf, v13, ctx => Binary(ctx, onnx));
         r.Add("Div", v13, ctx =>
         {
             // TF Div on integers floors toward negative infinity; ONNX Div truncates. Only floats map directly.
@@ -43,7 +41,7 @@ public sealed class ElementWiseOnnx : OpFamily
             ctx.OpTo(ctx.Out(), "Mul", new[] { d, d });
             ctx.SetShape(0, OnnxShapes.Broadcast(ctx.InputShape(0), ctx.InputShape(1)));
         });
-        foreach (var (tf, onnx) in UnaryOps) r.Add(tf, v13, ctx => Unary(ctx, onnx));
+        foreach (var (tf, onnx) in OnnxUnaryOps) r.Add(tf, v13, ctx => Unary(ctx, onnx));
         r.Add("Square", v13, ctx => { ctx.OpTo(ctx.Out(), "Mul", new[] { ctx.Input(0), ctx.Input(0) }); Same(ctx); });
         r.Add("Rsqrt", v13, ctx => { ctx.OpTo(ctx.Out(), "Reciprocal", new[] { ctx.Op("Sqrt", new[] { ctx.Input(0) }) }); Same(ctx); });
         r.Add("Relu6", v13, ctx =>
@@ -93,7 +91,7 @@ public sealed class ElementWiseOnnx : OpFamily
         });
         r.Add("AddN", v13, ctx =>
         {
-            if (ctx.InputCount == 1) { BasicOnnx.Forward(ctx, 0, 0); return; }
+            if (ctx.InputCount == 1) { Basic.Forward(ctx, 0, 0); return; }
             ctx.OpTo(ctx.Out(), "Sum", Enumerable.Range(0, ctx.InputCount).Select(ctx.Input).ToArray());
             Same(ctx);
         });
@@ -116,7 +114,7 @@ public sealed class ElementWiseOnnx : OpFamily
     private static void Same(OnnxLoweringContext ctx) => ctx.SetShape(0, ctx.InputShape(0));
 
     /// <summary>Appends a TF fused activation (from _Fused* ops' fused_ops) to a value; returns the activated value.</summary>
-    internal static string Activation(OnnxLoweringContext ctx, string activation, string value, DataType type, string? output)
+    internal static string OnnxActivation(OnnxLoweringContext ctx, string activation, string value, DataType type, string? output)
     {
         string Emit(string op, string[] inputs, params Protos.Onnx.AttributeProto[] attrs) =>
             output is null ? ctx.Op(op, inputs, attrs) : ctx.OpTo(output, op, inputs, attrs);

@@ -11,13 +11,11 @@ namespace ModelOps.Core.Ops;
 /// TFLite lowerings of the element-wise family: binary math (ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM,
 /// SQUARED_DIFFERENCE, POW, FLOOR_DIV, FLOOR_MOD), BiasAdd → ADD (fused into the producer later),
 /// AddN → ADD_N, unary math and activations (RELU, RELU6, LOGISTIC, TANH, ELU, LEAKY_RELU, EXP ...),
-/// Softmax / LogSoftmax, Cast. (Kept beside ElementWiseOps; to be folded into it.)
+/// Softmax / LogSoftmax, Cast.
 /// </summary>
-public sealed class ElementWiseTfLite : OpFamily
+public sealed partial class ElementWiseOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
-    private static readonly Dictionary<string, BuiltinOperator> BinaryOps = new()
+    private static readonly Dictionary<string, BuiltinOperator> TfLiteBinaryOps = new()
     {
         ["Add"] = BuiltinOperator.ADD, ["AddV2"] = BuiltinOperator.ADD, ["BiasAdd"] = BuiltinOperator.ADD, ["BiasAddV1"] = BuiltinOperator.ADD,
         ["Sub"] = BuiltinOperator.SUB, ["Mul"] = BuiltinOperator.MUL, ["RealDiv"] = BuiltinOperator.DIV, ["Div"] = BuiltinOperator.DIV,
@@ -28,7 +26,7 @@ public sealed class ElementWiseTfLite : OpFamily
         ["LogicalAnd"] = BuiltinOperator.LOGICAL_AND, ["LogicalOr"] = BuiltinOperator.LOGICAL_OR,
     };
 
-    private static readonly Dictionary<string, BuiltinOperator> UnaryOps = new()
+    private static readonly Dictionary<string, BuiltinOperator> TfLiteUnaryOps = new()
     {
         ["Relu"] = BuiltinOperator.RELU, ["Relu6"] = BuiltinOperator.RELU6, ["Sigmoid"] = BuiltinOperator.LOGISTIC, ["Tanh"] = BuiltinOperator.TANH,
         ["Elu"] = BuiltinOperator.ELU, ["Exp"] = BuiltinOperator.EXP, ["Log"] = BuiltinOperator.LOG, ["Sqrt"] = BuiltinOperator.SQRT,
@@ -41,8 +39,8 @@ public sealed class ElementWiseTfLite : OpFamily
 
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
-        r.Add(BinaryOps.Keys, Binary);
-        r.Add(UnaryOps.Keys, Unary);
+        r.Add(TfLiteBinaryOps.Keys, Binary);
+        r.Add(TfLiteUnaryOps.Keys, Unary);
         r.Add("LeakyRelu", ctx =>
         {
             var s = ctx.Shape(0);
@@ -72,7 +70,7 @@ public sealed class ElementWiseTfLite : OpFamily
 
     private static void Binary(TfLiteLoweringContext ctx)
     {
-        var code = BinaryOps[ctx.Op];
+        var code = TfLiteBinaryOps[ctx.Op];
         if (ctx.Op.StartsWith("BiasAdd", StringComparison.Ordinal)) RequireNhwc(ctx);
         var shape = Broadcast(ctx, ctx.Shape(0), ctx.Shape(1));
         var outType = Comparisons.Contains(ctx.Op) ? DataType.DtBool : ctx.DType(0);
@@ -86,7 +84,7 @@ public sealed class ElementWiseTfLite : OpFamily
 
     private static void Unary(TfLiteLoweringContext ctx)
     {
-        var code = UnaryOps[ctx.Op];
+        var code = TfLiteUnaryOps[ctx.Op];
         ctx.Emit(code, new[] { ctx.Tensor(0) }, new[] { ctx.Output(0, ctx.DType(0), ctx.Shape(0)) });
     }
 

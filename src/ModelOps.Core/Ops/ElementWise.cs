@@ -14,7 +14,7 @@ namespace ModelOps.Core.Ops;
 /// activations (Relu, Elu, Selu, LeakyRelu, Sigmoid, Tanh, Softplus ...) and Softmax/LogSoftmax.
 /// float16/bfloat16 are computed in float32 and stored back in their own dtype.
 /// </summary>
-public sealed class ElementWiseOps : OpFamily
+public sealed partial class ElementWiseOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

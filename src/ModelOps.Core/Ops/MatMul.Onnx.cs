@@ -9,10 +9,8 @@ namespace ModelOps.Core.Ops;
 /// transA/transB) followed by the fused activation; BatchMatMul(V2/V3) becomes MatMul, with adj_x/adj_y
 /// as Transposes of the two last axes.
 /// </summary>
-public sealed class MatMulOnnx : OpFamily
+public sealed partial class MatMulOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         const int v13 = OnnxLoweringRegistry.MinOpset;
@@ -48,7 +46,7 @@ public sealed class MatMulOnnx : OpFamily
             y = ctx.OpTo(ctx.Out(), "MatMul", new[] { x0, x1 });
         }
         for (; next < fused.Length; next++)
-            y = ElementWiseOnnx.Activation(ctx, fused[next], y, type, next == fused.Length - 1 ? ctx.Out() : null);
+            y = ElementWiseOps.OnnxActivation(ctx, fused[next], y, type, next == fused.Length - 1 ? ctx.Out() : null);
         ctx.SetShape(0, new[] { m, n });
     }
 

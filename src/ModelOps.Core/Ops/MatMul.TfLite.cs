@@ -12,10 +12,8 @@ namespace ModelOps.Core.Ops;
 /// FULLY_CONNECTED (weights stored [out,in]); BatchMatMul(V2/V3) → FULLY_CONNECTED (keep_num_dims)
 /// for 2-D constant weights, else BATCH_MATMUL.
 /// </summary>
-public sealed class MatMulTfLite : OpFamily
+public sealed partial class MatMulOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
         r.Add(["MatMul", "_FusedMatMul"], MatMul);

@@ -13,7 +13,7 @@ namespace ModelOps.Core.Ops;
 /// (BiasAdd [+Add] [+activation]) and Einsum (any two-operand contraction without repeated labels inside
 /// one operand, reduced to transposes and a batched GEMM; one-operand sums/transposes).
 /// </summary>
-public sealed class MatMulOps : OpFamily
+public sealed partial class MatMulOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

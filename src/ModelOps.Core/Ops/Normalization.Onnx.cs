@@ -7,10 +7,8 @@ namespace ModelOps.Core.Ops;
 /// ONNX lowerings of the normalization family (Ops/Normalization.cs): inference-mode FusedBatchNorm
 /// (V1..V3) becomes BatchNormalization on NCHW (through inserted Transposes for NHWC).
 /// </summary>
-public sealed class NormalizationOnnx : OpFamily
+public sealed partial class NormalizationOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         r.Add(new[] { "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3" }, OnnxLoweringRegistry.MinOpset, ctx =>

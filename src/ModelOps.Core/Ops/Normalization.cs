@@ -10,7 +10,7 @@ namespace ModelOps.Core.Ops;
 /// FusedBatchNorm/V2/V3 (inference with the given mean/variance, or batch statistics when is_training),
 /// BatchNormWithGlobalNormalization and LRN. y = (x − mean) · scale / sqrt(var + ε) + offset per channel.
 /// </summary>
-public sealed class NormalizationOps : OpFamily
+public sealed partial class NormalizationOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

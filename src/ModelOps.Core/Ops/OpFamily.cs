@@ -1,10 +1,11 @@
 namespace ModelOps.Core.Ops;
 
 /// <summary>
-/// Everything ModelOps knows about one family of TensorFlow ops lives in one subclass of this type,
-/// in one file under Ops/ (e.g. Ops/Convolution.cs): attribute defaults, shape/dtype rules, the engine
-/// kernels, and (as those land) the lowerings to TFLite and ONNX. <see cref="OpRegistry.Default"/> finds
-/// every family in this assembly by reflection, so adding an op touches its family file and its test only.
+/// Everything ModelOps knows about one family of TensorFlow ops lives in one partial subclass of this type:
+/// the engine kernels with their attribute defaults in Ops/&lt;Family&gt;.cs, the TFLite lowerings in
+/// Ops/&lt;Family&gt;.TfLite.cs and the ONNX lowerings in Ops/&lt;Family&gt;.Onnx.cs, side by side.
+/// <see cref="OpRegistry"/> finds every family in this assembly by reflection, so adding an op touches its
+/// family's files and their tests only.
 /// </summary>
 public abstract class OpFamily
 {

@@ -6,10 +6,8 @@ using static ModelOps.Core.Converters.TfLite.TfLiteLowerHelpers;
 namespace ModelOps.Core.Ops;
 
 /// <summary>TFLite lowerings of the pooling family: MaxPool → MAX_POOL_2D, AvgPool → AVERAGE_POOL_2D (NHWC).</summary>
-public sealed class PoolingTfLite : OpFamily
+public sealed partial class PoolingOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
         r.Add("MaxPool", ctx => Pool(ctx, BuiltinOperator.MAX_POOL_2D));

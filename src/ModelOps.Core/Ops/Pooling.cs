@@ -10,7 +10,7 @@ namespace ModelOps.Core.Ops;
 /// MaxPool, MaxPoolV2 (ksize/strides as inputs) and AvgPool over NHWC or NCHW. AvgPool divides by the
 /// number of in-bounds elements of each window (SAME padding is excluded from the average, as TF does).
 /// </summary>
-public sealed class PoolingOps : OpFamily
+public sealed partial class PoolingOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

@@ -8,18 +8,16 @@ namespace ModelOps.Core.Ops;
 /// axes as an attribute up to opset 17 and as an input from opset 18 (ReduceSum: from opset 13);
 /// ArgMax/ArgMin with TF's output_type.
 /// </summary>
-public sealed class ReductionOnnx : OpFamily
+public sealed partial class ReductionOps
 {
-    private static readonly Dictionary<string, string> Reduce = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string> OnnxReducers = new(StringComparer.Ordinal)
     {
         ["Mean"] = "ReduceMean", ["Sum"] = "ReduceSum", ["Max"] = "ReduceMax", ["Min"] = "ReduceMin", ["Prod"] = "ReduceProd",
     };
 
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
-        foreach (var (tf, onnx) in Reduce)
+        foreach (var (tf, onnx) in OnnxReducers)
         {
             r.Add(tf, 13, ctx => Lower(ctx, onnx, axesAsInput: onnx == "ReduceSum"));
             r.Add(tf, 18, ctx => Lower(ctx, onnx, axesAsInput: true));
@@ -45,7 +43,7 @@ public sealed class ReductionOnnx : OpFamily
         if (axes.Length == 0)
         {
             // TF reduces nothing for empty axes; ONNX would reduce everything unless told otherwise.
-            BasicOnnx.Forward(ctx, 0, 0);
+            Basic.Forward(ctx, 0, 0);
             return;
         }
         if (axesAsInput) ctx.OpTo(ctx.Out(), onnxOp, new[] { ctx.Input(0), ctx.Int64s(axes) }, keepAttr);

@@ -7,10 +7,8 @@ using static ModelOps.Core.Converters.TfLite.TfLiteLowerHelpers;
 namespace ModelOps.Core.Ops;
 
 /// <summary>TFLite lowerings of the reduction family: Mean → MEAN, Sum → SUM, Max/Min/Prod → REDUCE_*, ArgMax/ArgMin.</summary>
-public sealed class ReductionTfLite : OpFamily
+public sealed partial class ReductionOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     private static readonly Dictionary<string, BuiltinOperator> Reducers = new()
     {
         ["Mean"] = BuiltinOperator.MEAN, ["Sum"] = BuiltinOperator.SUM, ["Max"] = BuiltinOperator.REDUCE_MAX,
@@ -19,11 +17,11 @@ public sealed class ReductionTfLite : OpFamily
 
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
-        r.Add(Reducers.Keys, Reduce);
+        r.Add(Reducers.Keys, LowerReduce);
         r.Add(["ArgMax", "ArgMin"], Arg);
     }
 
-    private static void Reduce(TfLiteLoweringContext ctx)
+    private static void LowerReduce(TfLiteLoweringContext ctx)
     {
         var x = ctx.Shape(0);
         var axes = ctx.Constant(1).ToInt32Array().Select(a => Axis(ctx, a, x.Length)).Distinct().OrderBy(a => a).ToArray();

@@ -11,7 +11,7 @@ namespace ModelOps.Core.Ops;
 /// Reductions over a set of axes (Sum, Mean, Max, Min, Prod, All, Any) with keep_dims, negative axes,
 /// int32/int64 axis tensors and empty axis lists (identity); ArgMax/ArgMin with output_type.
 /// </summary>
-public sealed class ReductionOps : OpFamily
+public sealed partial class ReductionOps : OpFamily
 {
     private enum Kind { Sum, Mean, Max, Min, Prod }
 

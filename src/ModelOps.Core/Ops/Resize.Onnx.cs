@@ -9,10 +9,8 @@ namespace ModelOps.Core.Ops;
 /// removed it; "half_pixel" with round_prefer_ceil after), neither → "asymmetric". Nearest rounding
 /// follows TF: floor, or round-half-up with align_corners.
 /// </summary>
-public sealed class ResizeOnnx : OpFamily
+public sealed partial class ResizeOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterOnnx(OnnxLoweringRegistry r)
     {
         r.Add("ResizeBilinear", 13, ctx => Resize(ctx, nearest: false));

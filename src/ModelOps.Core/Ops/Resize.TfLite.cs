@@ -6,10 +6,8 @@ using static ModelOps.Core.Converters.TfLite.TfLiteLowerHelpers;
 namespace ModelOps.Core.Ops;
 
 /// <summary>TFLite lowerings of the resize family: ResizeBilinear / ResizeNearestNeighbor (NHWC, constant size).</summary>
-public sealed class ResizeTfLite : OpFamily
+public sealed partial class ResizeOps
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
         r.Add(["ResizeBilinear", "ResizeNearestNeighbor"], Resize);

@@ -11,7 +11,7 @@ namespace ModelOps.Core.Ops;
 /// floored with align_corners, clamped to [0, in−1]. Bilinear: source (x+0.5)·scale−0.5 (half-pixel) or
 /// x·scale, lower = max(floor, 0), upper = min(ceil, in−1), lerp = src − floor(src). Bilinear outputs float32.
 /// </summary>
-public sealed class ResizeOps : OpFamily
+public sealed partial class ResizeOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {

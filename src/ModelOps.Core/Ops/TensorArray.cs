@@ -8,7 +8,7 @@ namespace ModelOps.Core.Ops;
 /// state (one per run, so runs never share arrays); the flow tensors only order the ops, as in TF.
 /// Reading an element never written yields zeros when the element shape is fully known, else fails.
 /// </summary>
-public sealed class TensorArray : OpFamily
+public sealed partial class TensorArray : OpFamily
 {
     /// <summary>The state behind a TensorArray handle.</summary>
     internal sealed class State

@@ -12,12 +12,9 @@ namespace ModelOps.Core.Ops;
 /// Transpose, ConcatV2 → CONCATENATION, Pad / PadV2 / MirrorPad, Slice, StridedSlice (normalized to
 /// full rank, plus RESHAPE for shrink/new axes), GatherV2, Pack / Unpack, Split / SplitV, Tile, Fill,
 /// and Shape / Size / Rank folded from static shapes. Constant inputs are folded where possible.
-/// (Kept beside DataMovement's kernels; to be folded into that family.)
 /// </summary>
-public sealed class DataMovementTfLite : OpFamily
+public sealed partial class ArrayShape
 {
-    public override void RegisterKernels(KernelRegistry registry) { }
-
     public override void RegisterTfLite(TfLiteLoweringRegistry r)
     {
         r.Add("Reshape", ctx => Reshape(ctx, ResolveReshape(ctx, ctx.Shape(0), ctx.Constant(1).ToInt32Array())));
