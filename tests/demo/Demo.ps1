@@ -31,8 +31,9 @@ try {
 
     $tflite = $optimized | ConvertTo-TfLite
     Show 'Optimize-TfGraph | ConvertTo-TfLite (float32)' $tflite
-    $int8 = $optimized | ConvertTo-TfLite -Quantization Dynamic -OutputPath (Join-Path $work 'cnn.dynamic.tflite')
-    Show 'ConvertTo-TfLite -Quantization Dynamic' $int8
+    $half = $optimized | ConvertTo-TfLite -Quantization Float16 -OutputPath (Join-Path $work 'cnn.fp16.tflite')
+    Show 'ConvertTo-TfLite -Quantization Float16 (with its accuracy report)' $half
+    Show 'Float16 accuracy against the float graph' $half.Accuracy
     $onnx = $optimized | ConvertTo-Onnx
     Show 'Optimize-TfGraph | ConvertTo-Onnx' $onnx
 

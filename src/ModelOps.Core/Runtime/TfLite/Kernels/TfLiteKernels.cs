@@ -17,6 +17,7 @@ internal static class TfLiteKernels
         Quantization.Register(r);
         Reshaping.Register(r);
         Lstm.Register(r);
+        Reduction.Register(r);
         return r;
     }
 
