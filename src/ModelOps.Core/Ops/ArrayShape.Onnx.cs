@@ -310,7 +310,7 @@ public sealed partial class ArrayShape
         if (ctx.Node.Op == "PadV2") inputs.Add(ctx.Input(2));
         if (ctx.Node.Op == "MirrorPad")
         {
-            string mode = ctx.Str("mode");
+            string mode = ctx.String("mode");
             if (mode != "REFLECT") throw ctx.Fail($"uses MirrorPad mode '{mode}'; only REFLECT has an ONNX equivalent.");
             attrs.Add(OnnxAttr.String("mode", "reflect"));
         }

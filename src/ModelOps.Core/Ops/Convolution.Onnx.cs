@@ -25,7 +25,7 @@ public sealed partial class ConvolutionOps
     /// <summary>(strides, dilations) of the spatial dims, read in the node's data format.</summary>
     internal static (long[] Strides, long[] Dilations, bool Nhwc) Geometry(OnnxLoweringContext ctx)
     {
-        string format = ctx.Str("data_format", "NHWC");
+        string format = ctx.String("data_format", "NHWC");
         if (format is not ("NHWC" or "NCHW")) throw ctx.Fail($"uses data_format '{format}'; only NHWC and NCHW are handled.");
         bool nhwc = format == "NHWC";
         long[] Spatial(long[] v) => v.Length == 4 ? (nhwc ? new[] { v[1], v[2] } : new[] { v[2], v[3] }) : v.Length == 2 ? v : new long[] { 1, 1 };
@@ -35,7 +35,7 @@ public sealed partial class ConvolutionOps
     /// <summary>Padding attributes for a 2-D window op: explicit pads where the input size is known, else SAME_UPPER.</summary>
     internal static List<AttributeProto> Padding(OnnxLoweringContext ctx, long[]? spatialIn, long[] kernel, long[] strides, long[] dilations, bool nhwc)
     {
-        string padding = ctx.Str("padding");
+        string padding = ctx.String("padding");
         var attrs = new List<AttributeProto>();
         switch (padding)
         {
@@ -79,7 +79,7 @@ public sealed partial class ConvolutionOps
     internal static long[]? WindowShape(OnnxLoweringContext ctx, long[]? input, long[] kernel, long[] strides, long[] dilations, bool nhwc, long channels)
     {
         if (input is not { Length: 4 }) return input is null ? null : OnnxShapes.Unknown(4);
-        string padding = ctx.Str("padding");
+        string padding = ctx.String("padding");
         var sp = SpatialOf(input, nhwc)!;
         long oh = padding == "EXPLICIT" ? -1 : OnnxShapes.WindowOut(sp[0], kernel[0], strides[0], dilations[0], padding);
         long ow = padding == "EXPLICIT" ? -1 : OnnxShapes.WindowOut(sp[1], kernel[1], strides[1], dilations[1], padding);
@@ -114,7 +114,7 @@ public sealed partial class ConvolutionOps
         }
         long[] kernel = { kh, kw };
 
-        var fused = ctx.Node.Op.StartsWith("_Fused", StringComparison.Ordinal) ? ctx.Strs("fused_ops", Array.Empty<string>()) : Array.Empty<string>();
+        var fused = ctx.Node.Op.StartsWith("_Fused", StringComparison.Ordinal) ? ctx.Strings("fused_ops", Array.Empty<string>()) : Array.Empty<string>();
         var inputs = new List<string> { nhwc ? ctx.ToChannelsFirst(ctx.Input(0)) : ctx.Input(0), ctx.Initializer(weights, "weights") };
         int next = 0;
         if (next < fused.Length && fused[next] == "BiasAdd")
@@ -159,7 +159,7 @@ public sealed partial class ConvolutionOps
         {
             OnnxAttr.Ints("kernel_shape", kernel), OnnxAttr.Ints("strides", strides), OnnxAttr.Ints("dilations", dilations),
         };
-        string padding = ctx.Str("padding");
+        string padding = ctx.String("padding");
         var grad = SpatialOf(ctx.InputShape(2), nhwc);
         if (grad is not null && grad.All(d => d >= 0))
         {

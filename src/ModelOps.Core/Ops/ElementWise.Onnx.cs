@@ -78,7 +78,7 @@ public sealed partial class ElementWiseOps
         });
         r.Add(new[] { "BiasAdd", "BiasAddV1" }, v13, ctx =>
         {
-            string format = ctx.Str("data_format", "NHWC");
+            string format = ctx.String("data_format", "NHWC");
             string bias = ctx.Input(1);
             if (format == "NCHW")
             {

@@ -21,7 +21,7 @@ public sealed partial class MatMulOps
     private static void MatMul(OnnxLoweringContext ctx)
     {
         bool ta = ctx.Bool("transpose_a", false), tb = ctx.Bool("transpose_b", false);
-        var fused = ctx.Node.Op == "_FusedMatMul" ? ctx.Strs("fused_ops", Array.Empty<string>()) : Array.Empty<string>();
+        var fused = ctx.Node.Op == "_FusedMatMul" ? ctx.Strings("fused_ops", Array.Empty<string>()) : Array.Empty<string>();
         var type = ctx.Type("T", DataType.DtFloat);
         var a = ctx.InputShape(0);
         var b = ctx.InputShape(1);

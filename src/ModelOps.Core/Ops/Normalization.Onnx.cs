@@ -15,7 +15,7 @@ public sealed partial class NormalizationOps
         {
             if (ctx.Bool("is_training", true))
                 throw ctx.Fail("is in training mode: it normalizes with batch statistics, not the stored mean and variance; export the graph for inference.");
-            string format = ctx.Str("data_format", "NHWC");
+            string format = ctx.String("data_format", "NHWC");
             bool nhwc = format is "NHWC" or "NDHWC";
             int rank = ctx.InputRank(0) ?? 4;
             string x = nhwc ? ctx.ToChannelsFirst(ctx.Input(0), rank) : ctx.Input(0);

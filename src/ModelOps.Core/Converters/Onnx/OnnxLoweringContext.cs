@@ -16,19 +16,18 @@ namespace ModelOps.Core.Converters.Onnx;
 /// A node's TF output i is by default the ONNX value <see cref="Out"/>(i) ("node:i"), typed like the
 /// node's T attribute; a lowering must produce that value, or alias it to another one, or give it a constant.
 /// </summary>
-public sealed class OnnxLoweringContext
+public sealed class OnnxLoweringContext : NodeAttributeReader
 {
     private readonly OnnxGraphWriter _w;
     private readonly IReadOnlyList<TensorName> _inputs;
 
     internal OnnxLoweringContext(OnnxGraphWriter writer, NodeDef node, IReadOnlyList<TensorName> dataInputs)
+        : base(node)
     {
         _w = writer;
-        Node = node;
         _inputs = dataInputs;
     }
 
-    public NodeDef Node { get; }
     public string Name => Node.Name;
     public int Opset => _w.Opset;
     public int InputCount => _inputs.Count;
@@ -142,30 +141,7 @@ public sealed class OnnxLoweringContext
 
     // ---------------- TF attributes ----------------
 
-    public bool HasAttr(string name) => Node.Attr.ContainsKey(name);
-
-    public long Int(string name, long? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.I : defaultValue ?? throw MissingAttr(name);
-
-    public float Float(string name, float? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.F : defaultValue ?? throw MissingAttr(name);
-
-    public bool Bool(string name, bool? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.B : defaultValue ?? throw MissingAttr(name);
-
-    public string Str(string name, string? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v.S.Span) : defaultValue ?? throw MissingAttr(name);
-
-    public DataType Type(string name, DataType? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.Type : defaultValue ?? throw MissingAttr(name);
-
-    public long[] Ints(string name, long[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.I.ToArray() : defaultValue ?? throw MissingAttr(name);
-
-    public string[] Strs(string name, string[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.S.Select(s => s.ToStringUtf8()).ToArray() : defaultValue ?? throw MissingAttr(name);
-
-    private ModelOpsException MissingAttr(string name) => Fail($"has no '{name}' attribute.");
+    protected override ModelOpsException MissingAttribute(string name) => Fail($"has no '{name}' attribute.");
 
     /// <summary>An error naming this node: "Op node 'name' ...".</summary>
     public ModelOpsException Fail(string message) =>

@@ -4,6 +4,7 @@ using ModelOps.Core.Formats.TfLite.Schema;
 using Tensor = ModelOps.Core.Tensors.Tensor;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
+using ModelOps.Core.Graph;
 
 namespace ModelOps.Core.Converters.TfLite;
 
@@ -31,21 +32,20 @@ public sealed class TfLiteValue
 }
 
 /// <summary>What a TFLite lowering sees: the node, its inputs as <see cref="TfLiteValue"/>s, and ways to emit ops and tensors.</summary>
-public sealed class TfLiteLoweringContext
+public sealed class TfLiteLoweringContext : NodeAttributeReader
 {
     private readonly TfLiteConverterCore _conv;
     private readonly TfLiteValue[] _inputs;
     private readonly TfLiteValue?[] _outputs;
 
     internal TfLiteLoweringContext(TfLiteConverterCore conv, NodeDef node, TfLiteValue[] inputs, int outputCount)
+        : base(node)
     {
         _conv = conv;
-        Node = node;
         _inputs = inputs;
         _outputs = new TfLiteValue?[outputCount];
     }
 
-    public NodeDef Node { get; }
     public string Name => Node.Name;
     public string Op => Node.Op;
     public int InputCount => _inputs.Length;
@@ -108,31 +108,8 @@ public sealed class TfLiteLoweringContext
 
     // ---- attributes, with TF's defaults given by the caller ----
 
-    public bool HasAttr(string name) => Node.Attr.ContainsKey(name);
-
-    public long Int(string name, long? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.I : defaultValue ?? throw MissingAttr(name);
-
-    public float Float(string name, float? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.F : defaultValue ?? throw MissingAttr(name);
-
-    public bool Bool(string name, bool? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.B : defaultValue ?? throw MissingAttr(name);
-
-    public string String(string name, string? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v.S.Span) : defaultValue ?? throw MissingAttr(name);
-
-    public DataType Type(string name, DataType? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? v.Type : defaultValue ?? throw MissingAttr(name);
-
-    public long[] Ints(string name, long[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.I.ToArray() : defaultValue ?? throw MissingAttr(name);
-
-    public string[] Strings(string name, string[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.S.Select(s => s.ToStringUtf8()).ToArray() : defaultValue ?? throw MissingAttr(name);
-
     public ModelOpsException Error(string message) =>
         new(TfLiteErrorIds.UnsupportedAttribute, ErrorKind.NotImplemented, $"{Op} node '{Name}' {message}", Name);
 
-    private ModelOpsException MissingAttr(string name) => Error($"has no '{name}' attribute.");
+    protected override ModelOpsException MissingAttribute(string name) => Error($"has no '{name}' attribute.");
 }
