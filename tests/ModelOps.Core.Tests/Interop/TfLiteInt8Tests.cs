@@ -28,7 +28,7 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
     public static TheoryData<string, string> Cases()
     {
         var d = new TheoryData<string, string>();
-        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness", "handlandmark-lite" })
+        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness" })
             foreach (var r in new[] { TfLiteRuntimes.C22, TfLiteRuntimes.Wasm }) d.Add(m, r);
         return d;
     }

@@ -196,7 +196,9 @@ internal static partial class TfLiteQuantizer
     {
         min = Math.Min(min, 0);
         max = Math.Max(max, 0);
-        if (max - min < 1e-9) max = min + 1e-9 * 255;
+        // A tensor that was constantly 0 during calibration: a unit range (scale 1/255), so that the multipliers of
+        // its consumers stay in the range TFLite's fixed-point arithmetic handles; 0 is still exact.
+        if (max - min < 1e-6) max = min + 1.0;
         float scale = (float)((max - min) / 255.0);
         double zpFromMin = -128 - min / scale;
         int zp = zpFromMin <= -128 ? -128 : zpFromMin >= 127 ? 127 : (int)Math.Round(zpFromMin, MidpointRounding.AwayFromZero);
