@@ -25,6 +25,10 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
 {
     private const string Human = "tfjs-human";
 
+    // Not listed: handlandmark-lite converts and runs in both runtimes, but with 4 calibration samples its first
+    // per-channel CONV_2D differs by one output step from TFLite 2.2 in 4 of 301056 values (TFLite 2.13 WASM, whose
+    // XNNPACK kernels requantize differently, in more), and the drift grows to output 2: runtime SNR 3.1 dB against
+    // the 7.6 dB our interpreter reports. Open until the kernel difference is found.
     public static TheoryData<string, string> Cases()
     {
         var d = new TheoryData<string, string>();
