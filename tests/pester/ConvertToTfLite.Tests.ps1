@@ -103,8 +103,40 @@ Describe 'ConvertTo-TfLite' {
         $r.Ops.Op | Should -Contain 'RELU'
     }
 
-    It 'Int8 says clearly that it is not available yet' {
+    It 'Int8 without -CalibrationData asks for representative inputs' {
         { ConvertTo-TfLite $cnn -OutputPath (Join-Path $work 'int8.tflite') -Quantization Int8 -ErrorAction Stop } |
-            Should -Throw -ErrorId 'TfLiteInt8NotImplemented,ModelOps.PowerShell.Commands.ConvertToTfLiteCommand'
+            Should -Throw -ErrorId 'TfLiteCalibrationRequired,ModelOps.PowerShell.Commands.ConvertToTfLiteCommand'
+        Test-Path (Join-Path $work 'int8.tflite') | Should -BeFalse
+    }
+
+    It 'Int8 -CalibrationData (a folder of .npy) writes a full-integer model with float edges and reports its accuracy' {
+        $cal = Join-Path $work 'calibration'
+        New-Item -ItemType Directory -Path $cal | Out-Null
+        foreach ($seed in 11, 12, 13, 14) {
+            [ModelOps.Core.Formats.Npy.NpyFile]::Write((Join-Path $cal "x$seed.npy"), [ModelOps.Core.Samples.SampleModels]::CnnInput(1, $seed), $false)
+        }
+        $r = ConvertTo-TfLite $cnn -OutputPath (Join-Path $work 'int8.tflite') -Quantization Int8 -CalibrationData $cal
+        $r.Quantization | Should -Be 'Int8'
+        ($r.Ops | Where-Object Op -eq 'CONV_2D').Version | Should -Be 3
+        ($r.Ops | Where-Object Op -eq 'FULLY_CONNECTED').Version | Should -Be 4
+        $r.Ops.Op | Should -Contain 'QUANTIZE'
+        $r.Ops.Op | Should -Contain 'DEQUANTIZE'
+        $r.Inputs[0].DType | Should -Be 'float32'
+        $r.Outputs[0].DType | Should -Be 'float32'
+        $r.Accuracy.Count | Should -Be 1
+        $r.Accuracy[0].Samples | Should -Be 4
+        $r.Accuracy[0].SnrDb | Should -BeGreaterThan 30
+        # The file runs in the managed TFLite interpreter.
+        $out = Invoke-TfInference -Model $r.Path -Input @{ input = [ModelOps.Core.Samples.SampleModels]::CnnInput(1, 11) }
+        $out | Should -Not -BeNullOrEmpty
+    }
+
+    It 'Int8 with -InferenceInputType Int8 -InferenceOutputType UInt8 exposes quantized edges' {
+        $x = [ModelOps.Core.Samples.SampleModels]::CnnInput(1, 11)
+        $r = ConvertTo-TfLite $cnn -OutputPath (Join-Path $work 'int8io.tflite') -Quantization Int8 -CalibrationData $x -InferenceInputType Int8 -InferenceOutputType UInt8
+        $r.Inputs[0].DType | Should -Be 'int8'
+        $r.Outputs[0].DType | Should -Be 'uint8'
+        $r.Outputs[0].Scale[0] | Should -Be ([float](1.0 / 256))
+        $r.Outputs[0].ZeroPoint[0] | Should -Be 0
     }
 }

@@ -51,6 +51,40 @@ public static class TfLiteAccuracy
             noise[i] == 0 ? double.PositiveInfinity : 10 * Math.Log10(Math.Max(signal[i], 1e-30) / noise[i]), samples.Count)).ToList();
     }
 
+    /// <summary>
+    /// Accuracy of a full-integer model: the float graph in the managed engine against the .tflite itself run with
+    /// TFLite's integer arithmetic in the managed TFLite interpreter (float inputs quantized, outputs dequantized).
+    /// </summary>
+    public static IReadOnlyList<TfLiteOutputAccuracy> MeasureModel(GraphDef graph, TfLiteConversionResult result,
+        IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples)
+    {
+        var outputs = result.Graph.OutputKeys.Select(k => k.Contains(':', StringComparison.Ordinal) ? k : k + ":0").ToList();
+        using var reference = new GraphSession(graph, outputs);
+        using var model = new Runtime.TfLite.TfLiteSession(Formats.TfLite.TfLiteModelReader.Read("converted.tflite", result.Model));
+        var maxErr = new double[outputs.Count];
+        var signal = new double[outputs.Count];
+        var noise = new double[outputs.Count];
+        foreach (var feeds in samples)
+        {
+            var a = reference.Run(feeds, outputs);
+            var b = model.Run(feeds, dequantizeOutputs: true);
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                var x = a[outputs[i]];
+                var y = b[result.Graph.Tensors[result.Graph.Outputs[i]].Name];
+                for (int k = 0; k < x.Length; k++)
+                {
+                    double u = x.GetDouble(k), v = y.GetDouble(k);
+                    maxErr[i] = Math.Max(maxErr[i], Math.Abs(u - v));
+                    signal[i] += u * u;
+                    noise[i] += (u - v) * (u - v);
+                }
+            }
+        }
+        return outputs.Select((o, i) => new TfLiteOutputAccuracy(result.Graph.OutputKeys[i], maxErr[i],
+            noise[i] == 0 ? double.PositiveInfinity : 10 * Math.Log10(Math.Max(signal[i], 1e-30) / noise[i]), samples.Count)).ToList();
+    }
+
     /// <summary>Generated inputs for graphs without calibration data: uniform [0,1) floats, seeded, batch 1.</summary>
     public static IReadOnlyList<IReadOnlyDictionary<string, Tensor>> GeneratedSamples(TfLiteConversionResult result, int count = 4, int seed = 1234)
     {

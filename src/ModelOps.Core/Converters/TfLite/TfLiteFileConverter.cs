@@ -18,6 +18,10 @@ public static class TfLiteFileConverter
             var samples = options.CalibrationData is { Count: > 0 } c ? Bind(c, result) : TfLiteAccuracy.GeneratedSamples(result);
             accuracy = TfLiteAccuracy.Measure(graph, result, options, samples);
         }
+        else if (options.Quantization == TfLiteQuantization.Int8)
+        {
+            accuracy = TfLiteAccuracy.MeasureModel(graph, result, Bind(options.CalibrationData!, result));
+        }
         AtomicFile.Write(outputPath, result.Model, overwrite);
         return new TfLiteModelInfo
         {

@@ -107,6 +107,19 @@ public sealed class TfLiteSession : IInferenceSession
     /// </summary>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, bool dequantizeOutputs = false)
     {
+        var values = RunAllTensors(inputs);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var t in Outputs)
+        {
+            var v = values[t.Index]!;
+            result[t.Name] = dequantizeOutputs && t.Quantization is { HasScale: true } && v.DType != DataType.DtFloat ? TfLiteQuantizer.Dequantize(v, t) : v;
+        }
+        return result;
+    }
+
+    /// <summary>Runs the model and returns the value of every tensor (by tensor index): intermediates too (calibration).</summary>
+    internal Tensor?[] RunAllTensors(IReadOnlyDictionary<string, Tensor> inputs)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var values = (Tensor?[])_constants.Clone();
         for (int i = 0; i < _state.Length; i++) if (_state[i] is { } s) values[i] = s;
@@ -145,14 +158,7 @@ public sealed class TfLiteSession : IInferenceSession
         }
         foreach (var t in _graph.Tensors)
             if (t.IsVariable && values[t.Index] is { } v) _state[t.Index] = v;
-
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var t in Outputs)
-        {
-            var v = values[t.Index]!;
-            result[t.Name] = dequantizeOutputs && t.Quantization is { HasScale: true } && v.DType != DataType.DtFloat ? TfLiteQuantizer.Dequantize(v, t) : v;
-        }
-        return result;
+        return values;
     }
 
     IReadOnlyList<TensorSpec> IInferenceSession.Inputs => Inputs.Select(Spec).ToList();
