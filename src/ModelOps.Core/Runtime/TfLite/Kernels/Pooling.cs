@@ -11,44 +11,6 @@ internal static class Pooling
     {
         r[BuiltinOperator.AVERAGE_POOL_2D] = ctx => Pool(ctx, average: true);
         r[BuiltinOperator.MAX_POOL_2D] = ctx => Pool(ctx, average: false);
-        r[BuiltinOperator.MEAN] = Mean;
-    }
-
-    /// <summary>MEAN over the axes of input 1 (float32): sum in float in row-major order, then divide by the count.</summary>
-    private static void Mean(OpContext ctx)
-    {
-        var input = ctx.Input(0);
-        if (input.DType != DataType.DtFloat) throw ctx.UnsupportedType(input);
-        var axesT = ctx.Input(1);
-        int rank = input.Rank;
-        var reduce = new bool[rank];
-        for (int i = 0; i < axesT.Length; i++)
-        {
-            int a = (int)axesT.GetInt64(i);
-            reduce[a < 0 ? a + rank : a] = true;
-        }
-        bool keep = ctx.Options<ReducerOptions>()?.KeepDims ?? false;
-        var outDims = new int[rank];
-        for (int d = 0; d < rank; d++) outDims[d] = reduce[d] ? 1 : input.Shape[d];
-        int outCount = outDims.Aggregate(1, (a, b) => a * b);
-        int count = input.Length / Math.Max(outCount, 1);
-        var x = Ints.Floats(input);
-        var sum = new float[outCount];
-        var idx = new int[rank];
-        for (int i = 0; i < x.Length; i++)
-        {
-            int o = 0;
-            for (int d = 0; d < rank; d++) o = o * outDims[d] + (reduce[d] ? 0 : idx[d]);
-            sum[o] += x[i];
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                if (++idx[d] < input.Shape[d]) break;
-                idx[d] = 0;
-            }
-        }
-        for (int o = 0; o < outCount; o++) sum[o] /= count;
-        var shape = keep ? outDims : outDims.Where((_, d) => !reduce[d]).ToArray();
-        ctx.SetOutput(0, Tensor.Create(sum, shape));
     }
 
     private static void Pool(OpContext ctx, bool average)
