@@ -54,6 +54,36 @@ public static class EngineBench
         return 0;
     }
 
+    /// <summary>Per-op-type time of the managed engine at 1 thread (5 profiled runs after 2 warm-ups) for each model (or those whose name contains <paramref name="filter"/>).</summary>
+    public static int Profile(string? filter)
+    {
+        string? corpus = LocateCorpus();
+        if (corpus is null)
+        {
+            Console.WriteLine("Profile skipped: the corpus is absent (set MODELOPS_CORPUS).");
+            return 0;
+        }
+        foreach (var (name, graph, feeds, outputs) in Models(corpus))
+        {
+            if (filter is not null && !name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
+            var profile = new OpProfile(Environment.GetEnvironmentVariable("PROFILE_SHAPES") == "1");
+            using var managed = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, Profile = profile });
+            managed.Run(feeds, outputs);
+            managed.Run(feeds, outputs);
+            profile.Reset();
+            const int runs = 5;
+            int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
+            long alloc = GC.GetTotalAllocatedBytes(true);
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < runs; i++) managed.Run(feeds, outputs);
+            double wall = sw.Elapsed.TotalMilliseconds / runs;
+            Console.WriteLine($"{name}: {wall:F2} ms/run, kernels {profile.TotalMs / runs:F2} ms/run, allocated {(GC.GetTotalAllocatedBytes(true) - alloc) / runs / 1e6:F1} MB/run, " +
+                $"GCs gen0 {GC.CollectionCount(0) - g0} gen2 {GC.CollectionCount(2) - g2} (totals over {runs} runs below)");
+            Console.Write(profile.Format(profile.ByShape ? 25 : 12));
+        }
+        return 0;
+    }
+
     private static IEnumerable<(string, ModelOps.Core.Protos.GraphDef, Dictionary<string, Tensor>, List<string>)> Models(string corpus)
     {
         string human = Path.Combine(corpus, "tfjs-human");
