@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
@@ -49,6 +50,7 @@ internal static class DataMovement
         return new Tensor(src.DType, shape, dst);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather<T>(T[] src, int[] index, T[] dst, Tensor? fill, T? emptyDefault = default)
     {
         T f = fill is null ? emptyDefault! : ((T[])fill.Data)[0];
@@ -85,6 +87,7 @@ internal static class DataMovement
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
     {
         int n = Count(outShape);
@@ -134,6 +137,7 @@ internal static class DataMovement
     /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
     /// into place; the rest of the output holds <paramref name="fill"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill)
     {
         int n = Count(outShape);
@@ -165,6 +169,7 @@ internal static class DataMovement
     /// Index map of a strided view: for each output coordinate c, the source offset
     /// base + Σ c[d]·step[d] (steps may be negative or zero).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int[] StridedIndex(int[] outShape, long baseOffset, long[] step)
     {
         int n = Count(outShape);

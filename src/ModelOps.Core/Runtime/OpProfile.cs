@@ -39,9 +39,33 @@ public sealed class OpProfile
         }
     }
 
+    private long _largest, _second;
+
+    /// <summary>Bytes of the two largest tensors any kernel produced (activations; constants and feeds excluded).</summary>
+    public (long Largest, long Second) LargestOutputs
+    {
+        get
+        {
+            lock (_byOp) return (_largest, _second);
+        }
+    }
+
     public void Reset()
     {
-        lock (_byOp) _byOp.Clear();
+        lock (_byOp)
+        {
+            _byOp.Clear();
+            _largest = _second = 0;
+        }
+    }
+
+    internal void AddOutput(long bytes)
+    {
+        lock (_byOp)
+        {
+            if (bytes > _largest) { _second = _largest; _largest = bytes; }
+            else if (bytes > _second) _second = bytes;
+        }
     }
 
     internal void Add(string op, long stopwatchTicks)
