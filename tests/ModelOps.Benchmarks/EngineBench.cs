@@ -26,11 +26,17 @@ public static class EngineBench
         }
         int all = Environment.ProcessorCount;
         int runs = quick ? 3 : 9;
+        int batchRuns = quick ? 1 : 3;
+        const int Batch = 32;
         Console.WriteLine();
-        Console.WriteLine($"Managed engine vs ONNX Runtime (median of {runs} runs after 2 warm-ups; ratio > 1: ORT is faster)");
-        Console.WriteLine($"{"model",-28} {"threads",7} {"managed ms",11} {"ORT ms",9} {"ratio",7}");
+        Console.WriteLine($"Managed engine vs ONNX Runtime, same run, same inputs and thread count ({all} logical cores; load average {LoadAverage()}).");
+        Console.WriteLine($"b1: median of {runs} runs after warm-up (>= 30 runs or 1.5 s), wall ms and process CPU ms; b{Batch}: input_0 tiled along the batch axis, images/s (median of {batchRuns}).");
+        Console.WriteLine("ratio = managed / ORT (> 1: ORT is faster); the issue's target is wall ratio <= 1.5. CPU time is less sensitive to other load on the machine.");
+        Console.WriteLine($"{"model",-26} {"thr",3} {"b1 ms",8} {"ORT",7} {"ratio",6} {"cpu ms",8} {"ORT cpu",8} {"cpu ratio",9} {"b32 img/s",10} {"ORT",8} {"ratio",6}");
+        var memory = new List<string>();
         foreach (var (name, graph, feeds, outputs) in Models(corpus))
         {
+            var batched = Batched(graph, feeds, Batch, out string? batchNote);
             foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             {
                 try
@@ -40,16 +46,122 @@ public static class EngineBench
                     {
                         IntraOpThreads = threads, Conversion = new OnnxConversionOptions { Outputs = outputs },
                     });
-                    double m = Median(runs, () => managed.Run(feeds, outputs));
-                    double o = Median(runs, () => ort.Run(feeds, outputs));
-                    Console.WriteLine($"{name,-28} {threads,7} {m,11:F2} {o,9:F2} {m / o,7:F2}");
+                    var (m, mc) = Median(runs, () => managed.Run(feeds, outputs));
+                    var (o, oc) = Median(runs, () => ort.Run(feeds, outputs));
+                    string b32 = batchNote ?? "";
+                    if (batched is not null)
+                    {
+                        try
+                        {
+                            var (mb, _) = Median(batchRuns, () => managed.Run(batched, outputs));
+                            var (ob, _) = Median(batchRuns, () => ort.Run(batched, outputs));
+                            b32 = $"{Batch * 1000 / mb,10:F1} {Batch * 1000 / ob,8:F1} {mb / ob,6:F2}";
+                        }
+                        catch (Exception ex) when (ex is not OutOfMemoryException)
+                        {
+                            b32 = "b32 skipped: " + (ex is ModelOps.Core.Errors.ModelOpsException me ? me.ErrorId : ex.GetType().Name);
+                            batched = null;
+                        }
+                    }
+                    Console.WriteLine($"{name,-26} {threads,3} {m,8:F2} {o,7:F2} {m / o,6:F2} {mc,8:F2} {oc,8:F2} {mc / oc,9:F2} {b32}");
+                    if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs));
                 }
                 catch (ModelOps.Core.Errors.ModelOpsException ex)
                 {
-                    Console.WriteLine($"{name,-28} {threads,7}   not compared: {ex.ErrorId}");
+                    Console.WriteLine($"{name,-26} {threads,3}   not compared: {ex.ErrorId}");
                     break;
                 }
             }
+        }
+        Console.WriteLine();
+        Console.WriteLine("Memory at batch 1, 1 thread. Budget (issue #4): 2 x weights + the two largest activations.");
+        Console.WriteLine("'allocated' is every byte the run allocated (an upper bound of its peak); 'ws growth' is the working-set growth over one run from a collected heap.");
+        Console.WriteLine($"{"model",-26} {"weights MB",10} {"act1+2 MB",10} {"budget MB",10} {"allocated MB",12} {"ws growth MB",12} {"alloc/budget",12}");
+        foreach (var line in memory) Console.WriteLine(line);
+        return 0;
+    }
+
+    /// <summary>Feeds with input_0 (the first feed) tiled <paramref name="batch"/> times along axis 0, when its leading dim is 1 and the model does not fix it.</summary>
+    private static Dictionary<string, Tensor>? Batched(ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, int batch, out string? note)
+    {
+        note = null;
+        var (key, x) = feeds.First();
+        string node = key.Split(':')[0];
+        var ph = graph.Node.FirstOrDefault(n => n.Name == node);
+        long declared = ph is not null && ph.Attr.TryGetValue("shape", out var sh) && sh.Shape is { UnknownRank: false } s && s.Dim.Count > 0 ? s.Dim[0].Size : -1;
+        if (x.Rank == 0 || x.Shape[0] != 1 || declared > 0 || x.DType != ModelOps.Core.Protos.DataType.DtFloat)
+        {
+            note = $"b{batch} skipped: input {Tensor.FormatShape(x.Shape)} has a fixed batch dim";
+            return null;
+        }
+        var src = x.As<float>();
+        var data = new float[src.Length * batch];
+        for (int i = 0; i < batch; i++) src.CopyTo(data, i * src.Length);
+        var shape = (int[])x.Shape.Clone();
+        shape[0] = batch;
+        var result = new Dictionary<string, Tensor>(feeds) { [key] = new Tensor(x.DType, shape, data) };
+        return result;
+    }
+
+    private static string Memory(string name, ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, List<string> outputs)
+    {
+        long weights = graph.Node.Where(n => n.Op == "Const" && n.Attr.ContainsKey("value")).Sum(n => (long)n.Attr["value"].Tensor.CalculateSize());
+        var profile = new OpProfile();
+        using var s = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, Profile = profile });
+        s.Run(feeds, outputs);
+        var (a1, a2) = profile.LargestOutputs;
+        double budget = 2.0 * weights + a1 + a2;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        using var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        long ws0 = proc.WorkingSet64;
+        long before = GC.GetTotalAllocatedBytes(true);
+        s.Run(feeds, outputs);
+        long allocated = GC.GetTotalAllocatedBytes(true) - before;
+        proc.Refresh();
+        long ws = Math.Max(0, proc.WorkingSet64 - ws0);
+        return $"{name,-26} {weights / 1e6,10:F2} {(a1 + a2) / 1e6,10:F2} {budget / 1e6,10:F2} {allocated / 1e6,12:F2} {ws / 1e6,12:F2} {allocated / budget,12:F2}";
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+
+    /// <summary>Per-op-type time of the managed engine at 1 thread (5 profiled runs after warm-up) for each model (or those whose name contains <paramref name="filter"/>).</summary>
+    public static int Profile(string? filter)
+    {
+        string? corpus = LocateCorpus();
+        if (corpus is null)
+        {
+            Console.WriteLine("Profile skipped: the corpus is absent (set MODELOPS_CORPUS).");
+            return 0;
+        }
+        foreach (var (name, graph, feeds, outputs) in Models(corpus))
+        {
+            if (filter is not null && !name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
+            var profile = new OpProfile(Environment.GetEnvironmentVariable("PROFILE_SHAPES") == "1");
+            using var managed = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, Profile = profile });
+            WarmUp(() => managed.Run(feeds, outputs));
+            profile.Reset();
+            const int runs = 5;
+            int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
+            long alloc = GC.GetTotalAllocatedBytes(true);
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < runs; i++) managed.Run(feeds, outputs);
+            double wall = sw.Elapsed.TotalMilliseconds / runs;
+            Console.WriteLine($"{name}: {wall:F2} ms/run, kernels {profile.TotalMs / runs:F2} ms/run, allocated {(GC.GetTotalAllocatedBytes(true) - alloc) / runs / 1e6:F1} MB/run, " +
+                $"GCs gen0 {GC.CollectionCount(0) - g0} gen2 {GC.CollectionCount(2) - g2} (totals over {runs} runs below)");
+            Console.Write(profile.Format(profile.ByShape ? 25 : 12));
         }
         return 0;
     }
@@ -79,19 +191,51 @@ public static class EngineBench
         }
     }
 
-    private static double Median(int runs, Action body)
+    /// <summary>
+    /// Runs until the JIT has tiered the engine's code up (30 runs or 1.5 s, at least 2): the managed
+    /// engine's first runs execute unoptimized tier-0 code, ORT is native from the start.
+    /// </summary>
+    private static void WarmUp(Action body)
     {
-        body();
-        body();
+        var sw = Stopwatch.StartNew();
+        for (int w = 0; w < 2 || (w < 30 && sw.ElapsedMilliseconds < 1500); w++) body();
+    }
+
+    /// <summary>Median wall ms and median process CPU ms of <paramref name="runs"/> runs after the warm-up.</summary>
+    private static (double Wall, double Cpu) Median(int runs, Action body)
+    {
+        WarmUp(body);
         var t = new double[runs];
+        var c = new double[runs];
         for (int i = 0; i < runs; i++)
         {
+            double c0 = ProcessCpuMs();
             var sw = Stopwatch.StartNew();
             body();
             t[i] = sw.Elapsed.TotalMilliseconds;
+            c[i] = ProcessCpuMs() - c0;
         }
         Array.Sort(t);
-        return t[runs / 2];
+        Array.Sort(c);
+        return (t[runs / 2], c[runs / 2]);
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec ts);
+
+    /// <summary>CPU time of the whole process (all threads), high resolution on Linux; coarse elsewhere.</summary>
+    private static double ProcessCpuMs()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var ts) == 0)
+            return ts.Seconds * 1000.0 + ts.Nanoseconds / 1e6;
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
     }
 
     private static string? LocateCorpus()

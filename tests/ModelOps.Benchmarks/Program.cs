@@ -14,6 +14,7 @@ public static class Program
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
+        if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();

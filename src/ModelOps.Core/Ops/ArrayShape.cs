@@ -192,7 +192,7 @@ public sealed partial class ArrayShape : OpFamily
         if (identity) return x;
         var st = DataMovement.Strides(x.Shape);
         var step = perm.Select(p => st[p]).ToArray();
-        return DataMovement.Take(x, DataMovement.StridedIndex(outShape, 0, step), outShape);
+        return DataMovement.TakeStrided(x, outShape, 0, step);
     }
 
     private static Tensor Reverse(Tensor x, bool[] dims)
@@ -206,7 +206,7 @@ public sealed partial class ArrayShape : OpFamily
             if (dims[d] && x.Shape[d] > 0) { baseOff += (x.Shape[d] - 1) * st[d]; step[d] = -st[d]; }
             else step[d] = st[d];
         }
-        return DataMovement.Take(x, DataMovement.StridedIndex(x.Shape, baseOff, step), x.Shape);
+        return DataMovement.TakeStrided(x, x.Shape, baseOff, step);
     }
 
     private static int[] ReshapeTarget(KernelContext ctx, Tensor x, long[] shape)
@@ -292,7 +292,7 @@ public sealed partial class ArrayShape : OpFamily
         var st = DataMovement.Strides(x.Shape);
         long baseOff = 0;
         for (int d = 0; d < x.Rank; d++) baseOff += begin[d] * st[d];
-        ctx.SetOutput(0, DataMovement.Take(x, DataMovement.StridedIndex(outShape, baseOff, st), outShape));
+        ctx.SetOutput(0, DataMovement.TakeStrided(x, outShape, baseOff, st));
     }
 
     private static void StridedSlice(KernelContext ctx)
@@ -310,8 +310,7 @@ public sealed partial class ArrayShape : OpFamily
         long baseOff = 0;
         var step = new long[x.Rank];
         for (int d = 0; d < x.Rank; d++) { baseOff += plan.Begin[d] * st[d]; step[d] = plan.Stride[d] * st[d]; }
-        var idx = DataMovement.StridedIndex(plan.Sizes, baseOff, step);
-        ctx.SetOutput(0, DataMovement.Take(x, idx, plan.FinalShape));
+        ctx.SetOutput(0, DataMovement.TakeStrided(x, plan.Sizes, baseOff, step).Reshape(plan.FinalShape));
     }
 
     internal readonly record struct SlicePlan(long[] Begin, long[] Stride, int[] Sizes, int[] FinalShape);
@@ -388,6 +387,8 @@ public sealed partial class ArrayShape : OpFamily
         if (p.Length != 2 * x.Rank) throw ctx.Error($"has paddings of shape {Tensor.FormatShape(paddings.Shape)} for a rank-{x.Rank} tensor; expected [{x.Rank},2].");
         if (p.Any(v => v < 0)) throw ctx.Error("has negative paddings.");
         var outShape = x.Shape.Select((d, i) => checked((int)(d + p[2 * i] + p[2 * i + 1]))).ToArray();
+        if (x.DType == DataType.DtFloat && x.Rank > 0 && (value is null || value.DType == DataType.DtFloat))
+            return new Tensor(DataType.DtFloat, outShape, DataMovement.PadFloat(x.As<float>(), x.Shape, outShape, p, value is null ? 0f : value.As<float>()[0]));
         var st = DataMovement.Strides(x.Shape);
         var contrib = outShape.Select((len, d) => Enumerable.Range(0, len).Select(c =>
         {
@@ -698,7 +699,7 @@ public sealed partial class ArrayShape : OpFamily
         long baseOff = 0;
         for (int d = 0; d < t.Rank; d++) baseOff += begin[d] * st[d];
         var outShape = size.Select(v => (int)v).ToArray();
-        ctx.SetOutput(0, DataMovement.Take(t, DataMovement.StridedIndex(outShape, baseOff, st), outShape));
+        ctx.SetOutput(0, DataMovement.TakeStrided(t, outShape, baseOff, st));
     }
 
     private static void CheckNhwc(KernelContext ctx, Tensor x, int bs)

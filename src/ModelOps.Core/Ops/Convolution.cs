@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
@@ -119,6 +120,7 @@ public sealed partial class ConvolutionOps : OpFamily
     }
 
     /// <summary>Patches of output pixels [p0, p0+rows) of image n, each KH·KW·C long (kh, kw, c order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2Col(float[] input, int n, ConvGeometry g, int p0, int rows, float[] col)
     {
         int c = g.C;
@@ -175,7 +177,7 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int c = g.C, cout = c * dm;
         int rows = g.N * g.OH;
-        KernelParallel.For(threads, rows, (long)g.OW * cout * g.KH * g.KW, (s, e) =>
+        KernelParallel.For(threads, rows, (long)g.OW * cout * g.KH * g.KW, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (s, e) =>
         {
             for (int row = s; row < e; row++)
             {
@@ -212,6 +214,7 @@ public sealed partial class ConvolutionOps : OpFamily
     }
 
     /// <summary>acc += x * w, element-wise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MulAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> acc)
     {
         int i = 0;

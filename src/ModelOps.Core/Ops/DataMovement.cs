@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
@@ -49,6 +50,7 @@ internal static class DataMovement
         return new Tensor(src.DType, shape, dst);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather<T>(T[] src, int[] index, T[] dst, Tensor? fill, T? emptyDefault = default)
     {
         T f = fill is null ? emptyDefault! : ((T[])fill.Data)[0];
@@ -60,9 +62,114 @@ internal static class DataMovement
     }
 
     /// <summary>
+    /// A new tensor of <paramref name="outShape"/> whose element at coordinate c is
+    /// src[base + Σ c[d]·step[d]], copied directly (no index map): dimensions that are contiguous
+    /// in both are merged first and unit-step innermost runs are block copies.
+    /// </summary>
+    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step)
+    {
+        if (src.DType.Lanes() != 1) return Take(src, StridedIndex(outShape, baseOffset, step), outShape);
+        return src.Data switch
+        {
+            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            _ => Take(src, StridedIndex(outShape, baseOffset, step), outShape),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
+    {
+        int n = Count(outShape);
+        var dst = new T[n];
+        if (n == 0) return dst;
+        // Drop size-1 dims, merge d into d+1 when step[d] == step[d+1]·size[d+1].
+        var dims = new List<int>(outShape.Length);
+        var steps = new List<long>(outShape.Length);
+        for (int d = 0; d < outShape.Length; d++)
+        {
+            if (outShape[d] == 1) continue;
+            int k = dims.Count - 1;
+            if (k >= 0 && steps[k] == step[d] * outShape[d])
+            {
+                dims[k] *= outShape[d];
+                steps[k] = step[d];
+            }
+            else { dims.Add(outShape[d]); steps.Add(step[d]); }
+        }
+        if (dims.Count == 0) { dst[0] = src[baseOffset]; return dst; }
+        int rank = dims.Count;
+        int inner = dims[rank - 1];
+        long innerStep = steps[rank - 1];
+        var c = new int[rank];
+        long off = baseOffset;
+        int o = 0;
+        while (o < n)
+        {
+            if (innerStep == 1) src.AsSpan((int)off, inner).CopyTo(dst.AsSpan(o, inner));
+            else
+            {
+                long q = off;
+                for (int j = 0; j < inner; j++, q += innerStep) dst[o + j] = src[q];
+            }
+            o += inner;
+            for (int d = rank - 2; d >= 0; d--)
+            {
+                if (++c[d] < dims[d]) { off += steps[d]; break; }
+                off -= steps[d] * (c[d] - 1);
+                c[d] = 0;
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>
+    /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
+    /// into place; the rest of the output holds <paramref name="fill"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill)
+    {
+        int n = Count(outShape);
+        var dst = new float[n];
+        if (fill != 0) Array.Fill(dst, fill);
+        int rank = inShape.Length;
+        int rows = Count(inShape.AsSpan(0, rank - 1));
+        int inner = inShape[rank - 1];
+        if (rows == 0 || inner == 0) return dst;
+        var outStrides = Strides(outShape);
+        long start = pads[2 * (rank - 1)];
+        for (int d = 0; d < rank - 1; d++) start += pads[2 * d] * outStrides[d];
+        var c = new int[Math.Max(rank - 1, 0)];
+        long off = start;
+        for (int r = 0; r < rows; r++)
+        {
+            src.AsSpan(r * inner, inner).CopyTo(dst.AsSpan((int)off, inner));
+            for (int d = rank - 2; d >= 0; d--)
+            {
+                if (++c[d] < inShape[d]) { off += outStrides[d]; break; }
+                off -= outStrides[d] * (c[d] - 1);
+                c[d] = 0;
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>
     /// Index map of a strided view: for each output coordinate c, the source offset
     /// base + Σ c[d]·step[d] (steps may be negative or zero).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int[] StridedIndex(int[] outShape, long baseOffset, long[] step)
     {
         int n = Count(outShape);
@@ -116,8 +223,14 @@ internal static class DataMovement
     /// <summary>Materializes <paramref name="t"/> broadcast to <paramref name="shape"/>.</summary>
     public static Tensor BroadcastTo(Tensor t, int[] shape)
     {
-        var idx = BroadcastIndex(t.Shape, shape);
-        return idx is null ? t : Take(t, idx, shape);
+        if (t.Shape.AsSpan().SequenceEqual(shape)) return t;
+        int rank = shape.Length;
+        var inStrides = Strides(t.Shape);
+        var step = new long[rank];
+        int lead = rank - t.Shape.Length;
+        for (int d = lead; d < rank; d++)
+            step[d] = t.Shape[d - lead] == 1 ? 0 : inStrides[d - lead];
+        return TakeStrided(t, shape, 0, step);
     }
 
     /// <summary>Concatenates tensors along an axis with block copies (any dtype).</summary>

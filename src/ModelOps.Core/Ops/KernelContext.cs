@@ -46,4 +46,7 @@ public sealed class EngineOptions
 
     /// <summary>Threads kernels may use (1 = single-threaded). Defaults to the processor count.</summary>
     public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
+    public Runtime.OpProfile? Profile { get; init; }
 }

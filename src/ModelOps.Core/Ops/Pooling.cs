@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
@@ -35,7 +36,7 @@ public sealed partial class PoolingOps : OpFamily
         if (nchw) input = ConvGeometry.ToNhwc(input, x.Shape);
         int c = g.C;
         var output = new float[(long)g.N * g.OH * g.OW * c];
-        KernelParallel.For(ctx.Options.IntraOpThreads, g.N * g.OH, (long)g.OW * c * g.KH * g.KW, (s, e) =>
+        KernelParallel.For(ctx.Options.IntraOpThreads, g.N * g.OH, (long)g.OW * c * g.KH * g.KW, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (s, e) =>
         {
             for (int row = s; row < e; row++)
             {

@@ -287,7 +287,20 @@ internal sealed class ExecutionPlan
     {
         try
         {
-            step.Kernel!(step.Context);
+            var profile = step.Context.Options.Profile;
+            if (profile is null)
+            {
+                step.Kernel!(step.Context);
+            }
+            else
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                step.Kernel!(step.Context);
+                long ticks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+                foreach (var o in step.Context.Outputs)
+                    if (o is not null) profile.AddOutput((long)o.Length * Math.Max(1, o.DType.ByteSize()));
+                profile.Add(profile.ByShape ? step.Node.Op + " " + string.Join(" ", step.Context.Inputs.Select(t => Tensor.FormatShape(t.Shape))) : step.Node.Op, ticks);
+            }
         }
         catch (ModelOpsException)
         {

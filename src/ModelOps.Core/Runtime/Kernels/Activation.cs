@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace ModelOps.Core.Runtime.Kernels;
@@ -71,6 +72,7 @@ public static class Activation
         TensorPrimitives.Min(y, 6f, y);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float alpha)
     {
         for (int i = 0; i < y.Length; i++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace ModelOps.Core.Runtime.Kernels;
@@ -18,6 +19,7 @@ public sealed class Epilogue
     public bool IsEmpty => Scale is null && Shift is null && Residual is null && Activation == FusedActivation.None;
 
     /// <summary>Applies the epilogue to rows [row0, row1) of a row-major [rows × cols] buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float[] c, int cOff, int row0, int row1, int cols)
     {
         if (IsEmpty) return;

@@ -76,6 +76,7 @@ public static unsafe class Gemm
         }, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SmallM(bool transA, bool transB, int m, int j0, int j1, int k,
         float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
     {
@@ -122,6 +123,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Single-threaded blocked GEMM on one slice.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SgemmST(bool transA, bool transB, int m, int n, int k,
         float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
     {
@@ -186,6 +188,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Packs op(A)[ic.., pc..] (mc×kc) into MR-row panels, p-major inside a panel, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(bool transA, float* a, int lda, int ic, int pc, int mc, int kc, float* dst)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -218,6 +221,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Packs op(B)[pc.., jc..] (kc×nc) into NR-column panels, p-major inside a panel, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(bool transB, float* b, int ldb, int pc, int jc, int kc, int nc, float* dst, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -269,6 +273,7 @@ public static unsafe class Gemm
     private static Vector512<float> Fmadd(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
         Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a, b, c) : a * b + c;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Micro6x16(int kc, float* a, float* b, float* c, int ldc, bool acc)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -306,6 +311,7 @@ public static unsafe class Gemm
         Vector256.Store(v1, c + 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Micro6x32(int kc, float* a, float* b, float* c, int ldc, bool acc)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
