@@ -183,7 +183,8 @@ public static class GraphFreezer
         long done = 0, parameters = 0, weightBytes = 0;
         var frozenDtypes = new Dictionary<string, DataType>(StringComparer.Ordinal);
         var frozenSizes = new Dictionary<string, (long Elements, long Bytes)>(StringComparer.Ordinal);
-        foreach (var v in toFreeze)
+        // Read in data-file order (sequential I/O); the nodes are changed in place, so the graph order is kept.
+        foreach (var v in toFreeze.OrderBy(v => reader!.Location(sources[v.Name].Key)))
         {
             var src = sources[v.Name];
             var entry = reader!.GetEntry(src.Key);
@@ -618,9 +619,13 @@ public static class GraphFreezer
             }
             else
             {
-                result.Graph.WriteTo(s);
+                // One 1 MiB buffer between the message and the file (the file stream itself is unbuffered), so
+                // tensor_content goes from the checkpoint buffers to the file with a single copy.
+                using var cos = new CodedOutputStream(s, 1 << 20, leaveOpen: true);
+                result.Graph.WriteTo(cos);
+                cos.Flush();
             }
-        }, overwrite);
+        }, overwrite, bufferSize: asText ? 1 << 16 : 0);
         return new FileInfo(path).Length;
     }
 
