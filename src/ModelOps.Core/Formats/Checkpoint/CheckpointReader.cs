@@ -172,25 +172,20 @@ public sealed class CheckpointReader : IDisposable
         var fs = Shard(key, p.ShardId);
         if (p.Offset < 0 || p.Offset + p.Size > fs.Length)
             throw Corrupt($"the entry for '{key}' points at bytes {p.Offset}..{p.Offset + p.Size} but shard {p.ShardId} '{fs.Name}' is {fs.Length} bytes long (the data file is truncated)");
-        // Sequential chunks, each checksummed right after it is read while it is still in the CPU cache
-        // (one pass over memory instead of a read pass and a CRC pass).
-        uint crc = 0;
+        // One read straight into the exactly-sized destination (looping only on short reads), then one CRC pass
+        // over it. Measured against 256 KiB–4 MiB chunks checksummed as they arrive: the single read was faster.
+        var rest = dest;
         long offset = p.Offset;
-        while (dest.Length > 0)
+        while (rest.Length > 0)
         {
-            var chunk = dest[..Math.Min(dest.Length, ReadChunk)];
-            int n = RandomAccess.Read(fs.SafeFileHandle, chunk, offset);
+            int n = RandomAccess.Read(fs.SafeFileHandle, rest, offset);
             if (n <= 0)
                 throw Corrupt($"shard {p.ShardId} '{fs.Name}' ended while reading '{key}' (the data file is truncated)");
-            crc = Crc32C.Extend(crc, chunk[..n]);
             offset += n;
-            dest = dest[n..];
+            rest = rest[n..];
         }
-        CheckCrc(key, p, crc);
+        CheckCrc(key, p, Crc32C.Compute(dest));
     }
-
-    /// <summary>Read size for tensor data: large enough for few system calls, small enough to stay in L2 for the CRC.</summary>
-    private const int ReadChunk = 256 * 1024;
 
     /// <summary>Where a tensor's bytes are stored (shard, offset): reading in this order is sequential in the data files.</summary>
     public (int Shard, long Offset) Location(string key)
