@@ -12,6 +12,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
+        if (args.Contains("freeze")) return FreezeBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());

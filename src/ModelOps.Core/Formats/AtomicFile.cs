@@ -29,14 +29,15 @@ public static class AtomicFile
         Write(path, s => s.Write(copy), overwrite);
     }
 
-    public static void Write(string path, Action<Stream> write, bool overwrite)
+    /// <summary>Writes through a temp file renamed into place; <paramref name="bufferSize"/> 0 leaves the file stream unbuffered (for writers with their own buffer).</summary>
+    public static void Write(string path, Action<Stream> write, bool overwrite, int bufferSize = 1 << 16)
     {
         EnsureWritable(path, overwrite);
         string full = Path.GetFullPath(path);
         string temp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
         try
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize))
             {
                 write(fs);
                 fs.Flush(true);

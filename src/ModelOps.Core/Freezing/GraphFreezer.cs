@@ -183,7 +183,8 @@ public static class GraphFreezer
         long done = 0, parameters = 0, weightBytes = 0;
         var frozenDtypes = new Dictionary<string, DataType>(StringComparer.Ordinal);
         var frozenSizes = new Dictionary<string, (long Elements, long Bytes)>(StringComparer.Ordinal);
-        foreach (var v in toFreeze)
+        // Read in data-file order (sequential I/O); the nodes are changed in place, so the graph order is kept.
+        foreach (var v in toFreeze.OrderBy(v => reader!.Location(sources[v.Name].Key)))
         {
             var src = sources[v.Name];
             var entry = reader!.GetEntry(src.Key);
@@ -372,6 +373,9 @@ public static class GraphFreezer
     private static Dictionary<string, VarSource> SaverMap(TfGraph g)
     {
         var map = new Dictionary<string, VarSource>(StringComparer.Ordinal);
+        // Every save/Assign_i reads the same RestoreV2 name and spec lists: decode each list once, not once per variable.
+        var decoded = new Dictionary<string, string[]?>(StringComparer.Ordinal);
+        string[]? Strings(string input) => decoded.TryGetValue(input, out var v) ? v : decoded[input] = ConstStrings(g, input);
         foreach (var n in g.Nodes)
         {
             if (n.Op is not ("Assign" or "AssignVariableOp") || n.Input.Count < 2) continue;
@@ -384,8 +388,8 @@ public static class GraphFreezer
                 if (src.Op is "Identity" && src.Input.Count > 0) { value = TensorName.Parse(src.Input[0]); continue; }
                 if (src.Op is "RestoreV2" or "RestoreSlice" or "Restore" && src.Input.Count >= 2)
                 {
-                    var names = ConstStrings(g, src.Input[1]);
-                    var specs = src.Input.Count >= 3 ? ConstStrings(g, src.Input[2]) : null;
+                    var names = Strings(src.Input[1]);
+                    var specs = src.Input.Count >= 3 ? Strings(src.Input[2]) : null;
                     if (src.Op == "RestoreV2" && names is not null && value.Index < names.Length)
                         map[target] = new VarSource(names[value.Index], specs is not null && value.Index < specs.Length ? specs[value.Index] : null);
                     else if (names is { Length: 1 })
@@ -618,9 +622,13 @@ public static class GraphFreezer
             }
             else
             {
-                result.Graph.WriteTo(s);
+                // One 1 MiB buffer between the message and the file (the file stream itself is unbuffered), so
+                // tensor_content goes from the checkpoint buffers to the file with a single copy.
+                using var cos = new CodedOutputStream(s, 1 << 20, leaveOpen: true);
+                result.Graph.WriteTo(cos);
+                cos.Flush();
             }
-        }, overwrite);
+        }, overwrite, bufferSize: asText ? 1 << 16 : 0);
         return new FileInfo(path).Length;
     }
 

@@ -143,14 +143,23 @@ public static partial class SampleModels
             System.Text.Encoding.UTF8.GetBytes("model_checkpoint_path: \"model.ckpt\"\nall_model_checkpoint_paths: \"model.ckpt\"\n"), overwrite);
     }
 
-    private static void AddVariable(GraphBuilder g, string name, long[] shape)
+    private static void AddVariable(GraphBuilder g, string name, long[] shape, bool fillInitializer = false)
     {
         g.Add(name, "VariableV2", null, new Dictionary<string, AttrValue>
         {
             ["dtype"] = Attr.Type(DataType.DtFloat), ["shape"] = Attr.Shape(shape),
             ["container"] = Attr.String(""), ["shared_name"] = Attr.String(""),
         });
-        g.Const(name + "/Initializer/zeros", Tensor.Zeros(DataType.DtFloat, shape.Select(d => (int)d).ToArray()));
+        if (fillInitializer)
+        {
+            // What TF builds for big zeros initializers: Fill(shape, 0) instead of a Const as large as the variable.
+            g.Const(name + "/Initializer/zeros/shape_as_tensor", Tensor.Create(shape.Select(d => (int)d).ToArray(), shape.Length));
+            g.Const(name + "/Initializer/zeros/Const", Tensor.Scalar(0f));
+            g.Add(name + "/Initializer/zeros", "Fill", new[] { name + "/Initializer/zeros/shape_as_tensor", name + "/Initializer/zeros/Const" },
+                new Dictionary<string, AttrValue> { ["T"] = Attr.Type(DataType.DtFloat), ["index_type"] = Attr.Type(DataType.DtInt32) });
+        }
+        else
+            g.Const(name + "/Initializer/zeros", Tensor.Zeros(DataType.DtFloat, shape.Select(d => (int)d).ToArray()));
         g.Add(name + "/Assign", "Assign", new[] { name, name + "/Initializer/zeros" }, new Dictionary<string, AttrValue>
         {
             ["T"] = Attr.Type(DataType.DtFloat), ["use_locking"] = Attr.Bool(true), ["validate_shape"] = Attr.Bool(true),

@@ -172,9 +172,26 @@ public sealed class CheckpointReader : IDisposable
         var fs = Shard(key, p.ShardId);
         if (p.Offset < 0 || p.Offset + p.Size > fs.Length)
             throw Corrupt($"the entry for '{key}' points at bytes {p.Offset}..{p.Offset + p.Size} but shard {p.ShardId} '{fs.Name}' is {fs.Length} bytes long (the data file is truncated)");
-        RandomAccess.Read(fs.SafeFileHandle, dest, p.Offset);
-        uint actual = Crc32C.Compute(dest);
-        CheckCrc(key, p, actual);
+        // One read straight into the exactly-sized destination (looping only on short reads), then one CRC pass
+        // over it. Measured against 256 KiB–4 MiB chunks checksummed as they arrive: the single read was faster.
+        var rest = dest;
+        long offset = p.Offset;
+        while (rest.Length > 0)
+        {
+            int n = RandomAccess.Read(fs.SafeFileHandle, rest, offset);
+            if (n <= 0)
+                throw Corrupt($"shard {p.ShardId} '{fs.Name}' ended while reading '{key}' (the data file is truncated)");
+            offset += n;
+            rest = rest[n..];
+        }
+        CheckCrc(key, p, Crc32C.Compute(dest));
+    }
+
+    /// <summary>Where a tensor's bytes are stored (shard, offset): reading in this order is sequential in the data files.</summary>
+    public (int Shard, long Offset) Location(string key)
+    {
+        var e = GetEntry(key);
+        return e.IsPartitioned ? (int.MaxValue, 0) : (e.Proto.ShardId, e.Proto.Offset);
     }
 
     private void CheckCrc(string key, BundleEntryProto p, uint actual)

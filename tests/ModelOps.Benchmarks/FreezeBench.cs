@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using ModelOps.Core.Formats.Checkpoint;
+using ModelOps.Core.Freezing;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Tensors;
+using ModelOps.Core.Samples;
+
+namespace ModelOps.Benchmarks;
+
+/// <summary>
+/// Freeze benchmark (<c>build.ps1 Bench -BenchArgs freeze</c>, issue #3): generates a TF1 graph with VariableV2
+/// variables + Saver and a V2 checkpoint holding ~100 MB of float weights (6 kernels of 2048x2048 plus 262 small
+/// variables), then times GraphFreezer.FreezeGraph + Write to a file end to end (median of N runs after a warm-up),
+/// reported as MB/s of weights. Peak memory is measured in a fresh child process that freezes once
+/// (peak working set, as a multiple of the weight bytes). Options: <c>--quick</c> (3 runs), <c>--dir=PATH</c>
+/// (where the model is generated and kept; default a temp folder that is deleted afterwards).
+/// </summary>
+public static class FreezeBench
+{
+    private static readonly FreezeOptions Options = new() { OutputNodes = new[] { "y", "aux" } };
+
+    public static int Run(string[] args)
+    {
+        int ci = Array.IndexOf(args, "--child");
+        if (ci >= 0) return Child(args[ci + 1], args[ci + 2]);
+        bool quick = args.Contains("--quick");
+        int runs = quick ? 3 : 9;
+        string? keep = args.FirstOrDefault(a => a.StartsWith("--dir=", StringComparison.Ordinal))?[6..];
+        string dir = keep ?? Path.Combine(Path.GetTempPath(), "modelops-freezebench-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            var (graph, weightBytes) = SampleModels.WriteLargeMlp(Path.Combine(dir, "model"), overwrite: true);
+            long ckptBytes = new FileInfo(Path.Combine(dir, "model", "model.ckpt.data-00000-of-00001")).Length;
+            Console.WriteLine($"freeze: generated {weightBytes / 1e6:F1} MB of float weights (data file {ckptBytes:N0} bytes) in {sw.Elapsed.TotalSeconds:F1} s; load average {LoadAverage()}");
+            string output = Path.Combine(dir, "frozen.pb");
+
+            // Throughput: freeze + write to a file, in-process, warm-up then the median of N runs.
+            var freezeMs = new double[runs];
+            var writeMs = new double[runs];
+            var totalMs = new double[runs];
+            var cpuMs = new double[runs];
+            using var self = Process.GetCurrentProcess();
+            for (int i = -1; i < runs; i++)
+            {
+                self.Refresh();
+                var cpu0 = self.TotalProcessorTime;
+                var t = Stopwatch.StartNew();
+                var result = GraphFreezer.FreezeGraph(graph, Path.Combine(dir, "model"), Options);
+                double f = t.Elapsed.TotalMilliseconds;
+                GraphFreezer.Write(result, output, asText: false, overwrite: true);
+                double all = t.Elapsed.TotalMilliseconds;
+                self.Refresh();
+                double cpu = (self.TotalProcessorTime - cpu0).TotalMilliseconds;
+                if (result.WeightBytes != weightBytes) throw new InvalidOperationException($"froze {result.WeightBytes} weight bytes, expected {weightBytes}");
+                if (i < 0) continue;
+                freezeMs[i] = f;
+                writeMs[i] = all - f;
+                totalMs[i] = all;
+                cpuMs[i] = cpu;
+            }
+            double mb = weightBytes / 1e6;
+            double median = Median(totalMs);
+            Console.WriteLine($"freeze: {mb / (median / 1000):F0} MB/s of weights, best run {mb / (totalMs.Min() / 1000):F0} MB/s  (end to end {median:F0} ms, median of {runs}; min {totalMs.Min():F0} max {totalMs.Max():F0};"
+                + $" FreezeGraph {Median(freezeMs):F0} ms + Write {Median(writeMs):F0} ms; output {new FileInfo(output).Length:N0} bytes)");
+
+            // The floor under FreezeGraph: reading every tensor of the checkpoint (CRC-checked) and nothing else.
+            var readMs = new double[runs];
+            for (int i = -1; i < runs; i++)
+            {
+                var t = Stopwatch.StartNew();
+                using var reader = CheckpointReader.Open(Path.Combine(dir, "model"));
+                long n = 0;
+                foreach (var e in reader.Entries) if (e.DType.ByteSize() > 0) n += reader.ReadRaw(e.Key).Length;
+                if (i >= 0) readMs[i] = t.Elapsed.TotalMilliseconds;
+            }
+            Console.WriteLine($"freeze: checkpoint read + CRC alone {Median(readMs):F0} ms (median; min {readMs.Min():F0}) = {mb / (Median(readMs) / 1000):F0} MB/s (best {mb / (readMs.Min() / 1000):F0})");
+
+            // CRC-32C alone over a 16 MiB buffer in memory.
+            var buf = new byte[16 << 20];
+            new Random(1).NextBytes(buf);
+            var crcMs = new double[runs];
+            uint sink = 0;
+            for (int i = -1; i < runs; i++)
+            {
+                var t = Stopwatch.StartNew();
+                sink += Crc32C.Compute(buf);
+                if (i >= 0) crcMs[i] = t.Elapsed.TotalMilliseconds;
+            }
+            Console.WriteLine($"freeze: CRC-32C over 16 MiB in memory {buf.Length / 1e6 / (crcMs.Min() / 1000):F0} MB/s (best of {runs}; median {buf.Length / 1e6 / (Median(crcMs) / 1000):F0}) [{sink:x8}]");
+
+            // Peak memory: one freeze in a fresh process.
+            var (peak, baseline, allocated) = RunChild(graph, Path.Combine(dir, "model"), Path.Combine(dir, "frozen-child.pb"));
+            // Wall time swings with machine load (other processes); CPU time (user + system, all threads) much less.
+            Console.WriteLine($"freeze: CPU time {Median(cpuMs):F0} ms per freeze (median; min {cpuMs.Min():F0}) = {mb / (Median(cpuMs) / 1000):F0} MB/s of weights per CPU-second (best {mb / (cpuMs.Min() / 1000):F0})");
+            Console.WriteLine($"freeze: peak working set {peak / 1e6:F0} MB = {(double)peak / weightBytes:F2}x weight bytes"
+                + $" (process before freezing {baseline / 1e6:F0} MB, so +{(double)(peak - baseline) / weightBytes:F2}x; managed allocations {allocated / 1e6:F0} MB = {(double)allocated / weightBytes:F2}x)");
+            Console.WriteLine($"freeze: load average after {LoadAverage()}");
+        }
+        finally
+        {
+            if (keep is null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+        return 0;
+    }
+
+    private static (long Peak, long Baseline, long Allocated) RunChild(string graph, string checkpoint, string output)
+    {
+        string exe = Environment.ProcessPath ?? "dotnet";
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(exe).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            psi.ArgumentList.Add(typeof(FreezeBench).Assembly.Location);
+        foreach (var a in new[] { "freeze", "--child", graph + "|" + checkpoint, output }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the child process");
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("PEAK ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"child process failed (exit {p.ExitCode}): {text}");
+        var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture));
+    }
+
+    private static int Child(string graphAndCheckpoint, string output)
+    {
+        var parts = graphAndCheckpoint.Split('|');
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        long baseline = self.WorkingSet64;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var result = GraphFreezer.FreezeGraph(parts[0], parts[1], Options);
+        GraphFreezer.Write(result, output, asText: false, overwrite: true);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        self.Refresh();
+        Console.WriteLine(FormattableString.Invariant($"PEAK {self.PeakWorkingSet64} {baseline} {allocated}"));
+        GC.KeepAlive(result);
+        return 0;
+    }
+
+    private static double Median(double[] a)
+    {
+        var s = (double[])a.Clone();
+        Array.Sort(s);
+        return s[s.Length / 2];
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "n/a"; }
+        catch (UnauthorizedAccessException) { return "n/a"; }
+    }
+}
