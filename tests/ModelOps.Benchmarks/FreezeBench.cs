@@ -91,11 +91,12 @@ public static class FreezeBench
             Console.WriteLine($"freeze: CRC-32C over 16 MiB in memory {buf.Length / 1e6 / (crcMs.Min() / 1000):F0} MB/s (best of {runs}; median {buf.Length / 1e6 / (Median(crcMs) / 1000):F0}) [{sink:x8}]");
 
             // Peak memory: one freeze in a fresh process.
-            var (peak, baseline, allocated) = RunChild(graph, Path.Combine(dir, "model"), Path.Combine(dir, "frozen-child.pb"));
+            var (peak, baseline, allocated, coldMs) = RunChild(graph, Path.Combine(dir, "model"), Path.Combine(dir, "frozen-child.pb"));
             // Wall time swings with machine load (other processes); CPU time (user + system, all threads) much less.
             Console.WriteLine($"freeze: CPU time {Median(cpuMs):F0} ms per freeze (median; min {cpuMs.Min():F0}) = {mb / (Median(cpuMs) / 1000):F0} MB/s of weights per CPU-second (best {mb / (cpuMs.Min() / 1000):F0})");
             Console.WriteLine($"freeze: peak working set {peak / 1e6:F0} MB = {(double)peak / weightBytes:F2}x weight bytes"
                 + $" (process before freezing {baseline / 1e6:F0} MB, so +{(double)(peak - baseline) / weightBytes:F2}x; managed allocations {allocated / 1e6:F0} MB = {(double)allocated / weightBytes:F2}x)");
+            Console.WriteLine($"freeze: one-shot freeze in that fresh process (cold JIT, like one Export-FrozenGraph call): {coldMs:F0} ms = {mb / (coldMs / 1000):F0} MB/s");
             Console.WriteLine($"freeze: load average after {LoadAverage()}");
         }
         finally
@@ -105,7 +106,7 @@ public static class FreezeBench
         return 0;
     }
 
-    private static (long Peak, long Baseline, long Allocated) RunChild(string graph, string checkpoint, string output)
+    private static (long Peak, long Baseline, long Allocated, double Ms) RunChild(string graph, string checkpoint, string output)
     {
         string exe = Environment.ProcessPath ?? "dotnet";
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -118,7 +119,8 @@ public static class FreezeBench
         var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("PEAK ", StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"child process failed (exit {p.ExitCode}): {text}");
         var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return (long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture));
+        return (long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture),
+            double.Parse(f[4], CultureInfo.InvariantCulture));
     }
 
     private static int Child(string graphAndCheckpoint, string output)
@@ -128,11 +130,13 @@ public static class FreezeBench
         self.Refresh();
         long baseline = self.WorkingSet64;
         long before = GC.GetTotalAllocatedBytes(precise: true);
+        var sw = Stopwatch.StartNew();
         var result = GraphFreezer.FreezeGraph(parts[0], parts[1], Options);
         GraphFreezer.Write(result, output, asText: false, overwrite: true);
+        double ms = sw.Elapsed.TotalMilliseconds;
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         self.Refresh();
-        Console.WriteLine(FormattableString.Invariant($"PEAK {self.PeakWorkingSet64} {baseline} {allocated}"));
+        Console.WriteLine(FormattableString.Invariant($"PEAK {self.PeakWorkingSet64} {baseline} {allocated} {ms:F0}"));
         GC.KeepAlive(result);
         return 0;
     }

@@ -11,6 +11,8 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // `build.ps1 Bench -BenchArgs freeze,--quick` arrives as one "freeze,--quick" argument when pwsh is started from another shell.
+        args = args.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         if (args.Contains("freeze")) return FreezeBench.Run(args);
         int all = Environment.ProcessorCount;
