@@ -65,7 +65,7 @@ public static class ModelReader
     }
 
     /// <summary>Reads any model and returns its GraphDef (the MetaGraphDef's graph for .meta files and SavedModels).</summary>
-    public static GraphDef ReadGraphDef(string path, string? savedModelTags = null)
+    public static GraphDef ReadGraphDef(string path)
     {
         var m = Read(path);
         if (m.Graph is not null) return m.Graph;

@@ -278,5 +278,4 @@ public static class TfLiteErrorIds
     public const string InvalidOutput = "TfLiteInvalidOutput";
     public const string CalibrationRequired = "TfLiteCalibrationRequired";
     public const string CalibrationData = "TfLiteCalibrationData";
-    public const string Int8NotImplemented = "TfLiteInt8NotImplemented";
 }
