@@ -44,7 +44,7 @@ Describe 'Export-FrozenGraph' {
     It 'frozen constants hold the checkpoint values byte for byte' {
         $out = Join-Path $work 'values.pb'
         Export-FrozenGraph -Graph $graph -Checkpoint $ckptDir -OutputNode y -OutputPath $out | Out-Null
-        $g = [ModelOps.Core.Formats.ModelReader]::ReadGraphDef($out, $null)
+        $g = [ModelOps.Core.Formats.ModelReader]::ReadGraphDef($out)
         $k = $g.Node | Where-Object Name -eq 'dense/kernel'
         $k.Op | Should -Be 'Const'
         $reader = [ModelOps.Core.Formats.Checkpoint.CheckpointReader]::Open($ckptDir)
