@@ -63,7 +63,8 @@ public static class TensorBytes
         return new Tensor(dtype, shape, data);
     }
 
-    private static Span<byte> WritableBytes(Array data) => data switch
+    /// <summary>A writable byte view of a tensor storage array (no copy); bool[] views its 0/1 bytes.</summary>
+    internal static Span<byte> WritableBytes(Array data) => data switch
     {
         float[] a => MemoryMarshal.AsBytes(a.AsSpan()),
         double[] a => MemoryMarshal.AsBytes(a.AsSpan()),
@@ -76,6 +77,7 @@ public static class TensorBytes
         uint[] a => MemoryMarshal.AsBytes(a.AsSpan()),
         long[] a => MemoryMarshal.AsBytes(a.AsSpan()),
         ulong[] a => MemoryMarshal.AsBytes(a.AsSpan()),
+        bool[] a => MemoryMarshal.AsBytes(a.AsSpan()),
         _ => throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidArgument, $"{data.GetType().Name} has no byte layout."),
     };
 }

@@ -152,7 +152,7 @@ public sealed class CheckpointReader : IDisposable
         if (p.Size != expected)
             throw Corrupt($"the entry for '{key}' stores {p.Size} bytes but a {dtype.Name()}{Tensor.FormatShape(shape)} tensor needs {expected}");
         Array data = Array.CreateInstance(dtype.StorageType(), n * dtype.Lanes());
-        var bytes = WritableBytes(data);
+        var bytes = TensorBytes.WritableBytes(data);
         ReadInto(key, p, bytes);
         if (_swap) SwapBytes(bytes, dtype.ByteSize() / dtype.Lanes());
         return new Tensor(dtype, shape, data);
@@ -351,23 +351,6 @@ public sealed class CheckpointReader : IDisposable
 
     private ModelOpsException Corrupt(string why) =>
         new(ErrorIds.CheckpointCorrupt, ErrorKind.InvalidData, $"The checkpoint '{Prefix}' is not readable: {why}. Restore it from a good copy or re-save it.", Prefix);
-
-    internal static Span<byte> WritableBytes(Array data) => data switch
-    {
-        float[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        double[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        Half[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        sbyte[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        byte[] a => a,
-        short[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        ushort[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        int[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        uint[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        long[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        ulong[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        bool[] a => MemoryMarshal.AsBytes(a.AsSpan()),
-        _ => throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidArgument, $"{data.GetType().Name} has no byte layout."),
-    };
 
     private static void SwapBytes(Span<byte> b, int width)
     {
