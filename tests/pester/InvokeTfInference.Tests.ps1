@@ -56,6 +56,25 @@ Describe 'Invoke-TfInference' {
         $summary.TotalTime | Should -BeGreaterThan ([timespan]::Zero)
     }
 
+    It '-Measure -Repeat times each run after one warm-up and gives the kernel time per op type' {
+        $summary = Invoke-TfInference -Model $script:reverse -Input @{ x = @(, @(1, -2, 3)) } -Measure -Repeat 5
+        $summary.Runs | Should -Be 5
+        $summary.Samples | Should -Be 1
+        $summary.RunTimes.Count | Should -Be 5
+        $summary.MinRunTime | Should -BeLessOrEqual $summary.MedianRunTime
+        $summary.MedianRunTime | Should -BeLessOrEqual ($summary.RunTimes | Measure-Object -Property Ticks -Maximum).Maximum
+        # The warm-up run is not profiled: five timed runs, each running ReverseV2 and Greater once.
+        ($summary.OpTimes | Where-Object Op -eq 'ReverseV2').Calls | Should -Be 5
+        ($summary.OpTimes | Where-Object Op -eq 'Greater').Calls | Should -Be 5
+        ($summary | Out-String) | Should -Match 'Median run'
+    }
+
+    It '-Repeat without -Measure emits the outputs of the last run only' {
+        $out = Invoke-TfInference -Model $script:reverse -Input @{ x = @(, @(1, -2, 3)) } -Repeat 3 -Output reversed
+        @($out).Count | Should -Be 1
+        $out.Data | Should -Be @(3, -2, 1)
+    }
+
     It 'binds -Model from Get-ChildItem by FullName' {
         $out = Get-Item $script:reverse | Invoke-TfInference -Input @{ x = [float[]](1, 2, 3) } -Output reversed
         $out.Data | Should -Be @(3, 2, 1)

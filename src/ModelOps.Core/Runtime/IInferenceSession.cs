@@ -44,8 +44,10 @@ public static class InferenceSessions
     /// quantized .tflite takes and returns real (float32) values: inputs are quantized with their scale and zero point,
     /// outputs dequantized. A graph has nothing to dequantize, so the switch is an error there.
     /// </summary>
+    /// <param name="profile">When given, the managed graph engine records per-op-type kernel times into it
+    /// (the other engines ignore it).</param>
     public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
-        InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null)
+        InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null)
     {
         if (engine == InferenceEngine.OnnxRuntime)
         {
@@ -67,8 +69,8 @@ public static class InferenceSessions
         if (dequantize)
             throw new ModelOpsException("DequantizeNotApplicable", ErrorKind.InvalidArgument,
                 $"-Dequantize applies to quantized .tflite models; '{path}' is a TensorFlow graph, whose inputs and outputs are already real values.", path);
-        return new GraphSession(ModelReader.ReadGraphDef(path), outputs,
-            intraOpThreads is int n ? new EngineOptions { IntraOpThreads = n } : null);
+        var options = new EngineOptions { IntraOpThreads = intraOpThreads ?? EngineOptions.Default.IntraOpThreads, Profile = profile };
+        return new GraphSession(ModelReader.ReadGraphDef(path), outputs, options);
     }
 
     private static bool IsTfLite(string path)

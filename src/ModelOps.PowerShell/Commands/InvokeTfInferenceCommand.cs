@@ -21,7 +21,9 @@ namespace ModelOps.PowerShell.Commands;
 /// (rows are stacked into batches of -BatchSize). The model is loaded and planned once per pipeline.
 /// A .tflite runs on the managed TFLite interpreter; its inputs bind by tensor name, signature name or position,
 /// and -Dequantize feeds real values to a quantized model and returns real values.
-/// Emits one object per output (Name, DType, Shape, Data); with -Measure, one run summary instead.</para>
+/// Emits one object per output (Name, DType, Shape, Data); with -Measure, one run summary instead (plan and run
+/// times, and on the managed graph engine the kernel time per op type). -Repeat runs each input set several times,
+/// for steadier timings; the outputs are those of the last run.</para>
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "TfInference")]
 [OutputType(typeof(TfInferenceOutput), typeof(TfRunSummary))]
@@ -80,9 +82,15 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     [Parameter]
     public SwitchParameter Dequantize { get; set; }
 
-    /// <summary>Emit one run summary (plan and run times) instead of the outputs.</summary>
+    /// <summary>Emit one run summary (plan and run times; per-op-type kernel times on the managed graph engine) instead of the outputs.</summary>
     [Parameter]
     public SwitchParameter Measure { get; set; }
+
+    /// <summary>Runs each input set this many times (timings cover every run; outputs are the last run's).
+    /// With -Measure, the first run of the pipeline warms up (JIT, buffers) and is left out of the timings.</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int Repeat { get; set; } = 1;
 
     private IInferenceSession? _session;
     private string? _sessionPath;
@@ -92,6 +100,9 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     private readonly Stopwatch _runWatch = new();
     private int _runs;
     private int _samples;
+    private readonly List<TimeSpan> _runTimes = new();
+    private OpProfile? _profile;
+    private bool _warmedUp;
 
     protected override void BeginProcessing()
     {
@@ -134,6 +145,8 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
                     Runs = _runs,
                     Samples = _samples,
                     Outputs = (Output is { Length: > 0 } ? Output : _session.Outputs.Select(o => o.Name)).ToList(),
+                    RunTimes = _runTimes.ToList(),
+                    OpTimes = OpTimes(),
                 });
         });
         _session?.Dispose();
@@ -146,6 +159,14 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
         _session = null;
     }
 
+    private List<TfOpTime> OpTimes()
+    {
+        if (_profile is null) return [];
+        var entries = _profile.Entries;
+        double total = entries.Sum(e => e.TotalMs);
+        return entries.Select(e => new TfOpTime(e.Op, e.Calls, TimeSpan.FromMilliseconds(e.TotalMs), total > 0 ? e.TotalMs / total : 0)).ToList();
+    }
+
     private void EnsureSession()
     {
         string full = ResolveExistingPath(Model, allowDirectory: true);
@@ -156,7 +177,9 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
         try
         {
             WriteVerbose($"Loading and planning {full}");
-            _session = InferenceSessions.Open(full, Output is { Length: > 0 } ? Output : null, Dequantize, Engine, IntraOpThreads);
+            _profile = Measure ? new OpProfile() : null;
+            _warmedUp = false;
+            _session = InferenceSessions.Open(full, Output is { Length: > 0 } ? Output : null, Dequantize, Engine, IntraOpThreads, _profile);
         }
         finally
         {
@@ -274,17 +297,30 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
 
     private void RunAndEmit(Dictionary<string, Tensor> feeds, int samples, bool batched = false)
     {
-        _runWatch.Start();
-        IReadOnlyDictionary<string, Tensor> result;
-        try
+        var fetches = Output is { Length: > 0 } ? Output : null;
+        if (Measure && Repeat > 1 && !_warmedUp)
         {
-            result = _session!.Run(feeds, Output is { Length: > 0 } ? Output : null);
+            // One untimed run first, so that JIT compilation and first-run allocations stay out of the figures.
+            _session!.Run(feeds, fetches);
+            _profile?.Reset();
         }
-        finally
+        _warmedUp = true;
+        IReadOnlyDictionary<string, Tensor> result = null!;
+        for (int r = 0; r < Repeat; r++)
         {
-            _runWatch.Stop();
+            var start = _runWatch.Elapsed;
+            _runWatch.Start();
+            try
+            {
+                result = _session!.Run(feeds, fetches);
+            }
+            finally
+            {
+                _runWatch.Stop();
+            }
+            _runTimes.Add(_runWatch.Elapsed - start);
+            _runs++;
         }
-        _runs++;
         _samples += samples;
         if (batched && OutFile is not null)
         {

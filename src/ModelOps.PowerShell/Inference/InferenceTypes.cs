@@ -53,4 +53,31 @@ public sealed class TfRunSummary
     public TimeSpan MeanRunTime => Runs == 0 ? TimeSpan.Zero : RunTime / Runs;
     public TimeSpan TotalTime => PlanTime + RunTime;
     public required IReadOnlyList<string> Outputs { get; init; }
+
+    /// <summary>Each run's wall time, in order.</summary>
+    public IReadOnlyList<TimeSpan> RunTimes { get; init; } = [];
+
+    /// <summary>The fastest run.</summary>
+    public TimeSpan MinRunTime => RunTimes.Count == 0 ? TimeSpan.Zero : RunTimes.Min();
+
+    /// <summary>The median run (the mean of the middle two for an even count).</summary>
+    public TimeSpan MedianRunTime
+    {
+        get
+        {
+            if (RunTimes.Count == 0) return TimeSpan.Zero;
+            var sorted = RunTimes.Order().ToList();
+            int mid = sorted.Count / 2;
+            return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        }
+    }
+
+    /// <summary>Kernel time per op type over the timed runs, the most expensive first (managed graph engine only; empty otherwise).</summary>
+    public IReadOnlyList<TfOpTime> OpTimes { get; init; } = [];
+}
+
+/// <summary>One op type's share of the managed engine's kernel time in a measured run.</summary>
+public sealed record TfOpTime(string Op, long Calls, TimeSpan Time, double Share)
+{
+    public override string ToString() => $"{Op}: {Calls} calls, {Time.TotalMilliseconds:F3} ms ({Share:P1})";
 }
