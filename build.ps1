@@ -51,6 +51,10 @@ function Invoke-BuildTask {
     if (Test-Path $ModuleBin) { Remove-Item $ModuleBin -Recurse -Force }
     New-Item -ItemType Directory -Path $ModuleBin | Out-Null
     Copy-Item -Path (Join-Path $out '*') -Destination $ModuleBin -Recurse -Force
+    # Get-Help text: MAML from the cmdlets and their doc comments, plus the about_ topics, in <module base>/en-US.
+    Invoke-ChildPwsh @('-File', (Join-Path $Root 'module/Build-Help.ps1'), '-ManifestPath', (Join-Path $Root 'ModelOps.psd1'),
+        '-DocXmlPath', (Join-Path $ModuleBin 'ModelOps.PowerShell.xml'), '-AboutFolder', (Join-Path $Root 'module/en-US'))
+    if ($LASTEXITCODE -ne 0) { throw "Writing the module's help failed (exit code $LASTEXITCODE)." }
     Write-Host "Module ready: Import-Module ./ModelOps.psd1"
 }
 
@@ -168,7 +172,7 @@ switch ($Task) {
     'Demo' { Invoke-DemoTask }
     'Bench' { Invoke-BenchTask }
     'Clean' {
-        foreach ($d in @($ModuleBin, $Artifacts)) { if (Test-Path $d) { Remove-Item $d -Recurse -Force } }
+        foreach ($d in @($ModuleBin, $Artifacts, (Join-Path $Root 'en-US'))) { if (Test-Path $d) { Remove-Item $d -Recurse -Force } }
         Invoke-Dotnet @('clean', (Join-Path $Root 'ModelOps.sln'), '-c', $Configuration, '--nologo', '-v:q')
     }
 }

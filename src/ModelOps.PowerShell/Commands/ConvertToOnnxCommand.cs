@@ -10,6 +10,14 @@ namespace ModelOps.PowerShell.Commands;
 /// cancels where it can; unknown batch dimensions stay symbolic; ops without a lowering are listed
 /// together with their counts (error id UnsupportedOps).</para>
 /// </summary>
+/// <example>
+/// <code>ConvertTo-Onnx ./model.pb -Opset 17</code>
+/// <para>model.onnx beside the graph.</para>
+/// </example>
+/// <example>
+/// <code>ConvertTo-Onnx ./model.pb -InputsAsNchw input | Invoke-TfInference -Engine OnnxRuntime -Input @{ input = $nchw }</code>
+/// <para>An ONNX model that takes its image input as NCHW, run on ONNX Runtime.</para>
+/// </example>
 [Cmdlet(VerbsData.ConvertTo, "Onnx", SupportsShouldProcess = true)]
 [OutputType(typeof(OnnxExportInfo))]
 public sealed class ConvertToOnnxCommand : ModelOpsCmdlet

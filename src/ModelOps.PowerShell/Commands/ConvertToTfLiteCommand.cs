@@ -9,8 +9,27 @@ using ModelOps.PowerShell.Infrastructure;
 namespace ModelOps.PowerShell.Commands;
 
 /// <summary>
-/// <para type="synopsis">Converts a frozen TensorFlow graph to a .tflite model (float32, float16, dynamic-range int8), without TensorFlow.</para>
+/// <para type="synopsis">Converts a frozen TensorFlow graph to a .tflite model (float32, float16, dynamic-range or full-integer int8), without TensorFlow.</para>
+/// <para type="description">What tf.lite.TFLiteConverter.from_frozen_graph does: TF ops lower to TFLite builtins with
+/// TFLite's layouts (BiasAdd and activations fused into the producing op), each op gets the version its features
+/// need, and the file carries SignatureDefs and min_runtime_version. -Quantization Float16 stores weights as half;
+/// Dynamic stores large weights as int8 (hybrid kernels); Int8 quantizes weights and activations from the ranges seen
+/// on -CalibrationData. Quantized conversions report their accuracy against the float graph (max abs error and SNR per
+/// output). Ops without a builtin are listed in one error, unless -AllowCustomOps or -SelectTfOps is given.
+/// The file is written atomically; an existing one needs -Force.</para>
 /// </summary>
+/// <example>
+/// <code>ConvertTo-TfLite ./model.pb</code>
+/// <para>float32 model.tflite beside the graph.</para>
+/// </example>
+/// <example>
+/// <code>ConvertTo-TfLite ./model.pb -Quantization Int8 -CalibrationData ./calibration -InferenceInputType Int8 -InferenceOutputType Int8</code>
+/// <para>Full-integer int8 calibrated on the .npy/.npz files of a folder, with int8 inputs and outputs.</para>
+/// </example>
+/// <example>
+/// <code>Export-FrozenGraph -SavedModel ./export/1 | ConvertTo-TfLite -Quantization Dynamic | Select-Object Path, Bytes, Accuracy</code>
+/// <para>Freezes and converts in one pipeline, then shows the accuracy report.</para>
+/// </example>
 [Cmdlet(VerbsData.ConvertTo, "TfLite", SupportsShouldProcess = true)]
 [OutputType(typeof(TfLiteModelInfo))]
 public sealed class ConvertToTfLiteCommand : ModelOpsCmdlet
@@ -34,10 +53,11 @@ public sealed class ConvertToTfLiteCommand : ModelOpsCmdlet
     [Parameter]
     public object[] CalibrationData { get; set; } = Array.Empty<object>();
 
-    /// <summary>Input/output type of a full-integer model: Float32 (default), Int8 or UInt8.</summary>
+    /// <summary>Input type of a full-integer model: Float32 (default), Int8 or UInt8.</summary>
     [Parameter]
     public TfLiteIoType InferenceInputType { get; set; } = TfLiteIoType.Float32;
 
+    /// <summary>Output type of a full-integer model: Float32 (default), Int8 or UInt8.</summary>
     [Parameter]
     public TfLiteIoType InferenceOutputType { get; set; } = TfLiteIoType.Float32;
 

@@ -6,7 +6,26 @@ namespace ModelOps.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Freezes a TensorFlow model (graph + checkpoint, TF1 or TF2 SavedModel) into one GraphDef with variables as constants.</para>
+/// <para type="description">What freeze_graph.py and convert_variables_to_constants(_v2) do, without TensorFlow: reads
+/// the checkpoint (V2 tensor bundle, CRC-checked), replaces every variable the outputs need by a Const holding its
+/// value, inlines TF2 functions, prunes savers, initializers and training-only nodes, clears devices, and writes one
+/// GraphDef atomically (nothing is written on any error; an existing file needs -Force). -OutputNode takes node names
+/// or tensor names ("logits:0"); without it the SavedModel signature's outputs are used. Emits a FrozenGraphInfo (Path,
+/// inputs, outputs, variables frozen, parameter count, bytes, elapsed time) that Optimize-TfGraph, ConvertTo-TfLite,
+/// ConvertTo-Onnx and Invoke-TfInference bind by its Path.</para>
 /// </summary>
+/// <example>
+/// <code>Export-FrozenGraph -Graph ./model.pbtxt -Checkpoint ./model.ckpt -OutputNode output</code>
+/// <para>A TF1 graph and checkpoint to model.frozen.pb beside the graph.</para>
+/// </example>
+/// <example>
+/// <code>Export-FrozenGraph -SavedModel ./export/1 -Signature serving_default -OutputPath ./model.pb</code>
+/// <para>A TF1 or TF2 SavedModel; inputs and outputs keep the signature's names.</para>
+/// </example>
+/// <example>
+/// <code>Export-FrozenGraph ./model.meta ./checkpoints -OutputNode logits | Optimize-TfGraph | ConvertTo-TfLite</code>
+/// <para>Freezes with the latest checkpoint in a folder, optimizes the result and converts it to .tflite.</para>
+/// </example>
 [Cmdlet(VerbsData.Export, "FrozenGraph", DefaultParameterSetName = GraphSet, SupportsShouldProcess = true)]
 [OutputType(typeof(FrozenGraphInfo))]
 public sealed class ExportFrozenGraphCommand : ModelOpsCmdlet

@@ -25,6 +25,22 @@ namespace ModelOps.PowerShell.Commands;
 /// times, and on the managed graph engine the kernel time per op type). -Repeat runs each input set several times,
 /// for steadier timings; the outputs are those of the last run.</para>
 /// </summary>
+/// <example>
+/// <code>Invoke-TfInference ./model.pb -Input @{ input = $image } | Format-Table Name, DType, Shape, Preview</code>
+/// <para>One run of a frozen graph on the managed engine.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-TfInference ./model.tflite -InputFile ./inputs.npz -OutFile ./outputs.npz -Dequantize</code>
+/// <para>A quantized .tflite fed with real values from an .npz; real-valued outputs written keyed by name.</para>
+/// </example>
+/// <example>
+/// <code>Import-Csv ./rows.csv | Invoke-TfInference ./model.pb -BatchSize 256</code>
+/// <para>Each row's columns bind to the inputs of the same name; rows run in batches of 256.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-TfInference ./model.pb -Input @{ input = $image } -Measure -Repeat 50 | Select-Object -ExpandProperty OpTimes</code>
+/// <para>Median latency over 50 runs after a warm-up, and where the kernel time goes per op type.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Invoke, "TfInference")]
 [OutputType(typeof(TfInferenceOutput), typeof(TfRunSummary))]
 public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet

@@ -19,6 +19,14 @@ namespace ModelOps.PowerShell.Commands;
 /// constant folding and grappler-style fusion), then runs the original and the optimized graph on the same inputs
 /// and writes the result only when every output agrees within the tolerance.</para>
 /// </summary>
+/// <example>
+/// <code>Optimize-TfGraph ./model.frozen.pb</code>
+/// <para>The default transforms; writes model.frozen.optimized.pb once both graphs agree on generated inputs.</para>
+/// </example>
+/// <example>
+/// <code>Optimize-TfGraph ./model.pb -Transform 'strip_unused_nodes', 'fold_constants(ignore_errors=true)', 'fold_batch_norms' -VerificationInput @{ input = './sample.npy' }</code>
+/// <para>Graph Transform Tool syntax, verified on a real input.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Optimize, "TfGraph", SupportsShouldProcess = true)]
 [OutputType(typeof(OptimizationReport))]
 public sealed class OptimizeTfGraphCommand : ModelOpsCmdlet
