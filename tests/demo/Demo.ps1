@@ -42,9 +42,9 @@ try {
     Show 'Invoke-TfInference on the optimized graph' ($optimized | Invoke-TfInference -Input @{ input = $x })
     Show 'Invoke-TfInference on the .tflite (managed TFLite interpreter)' ($tflite | Invoke-TfInference -Input @{ input = $x })
     Show 'Invoke-TfInference on the .onnx (ONNX Runtime)' ($onnx | Invoke-TfInference -Input @{ input = $x } -Engine OnnxRuntime)
-    Show 'Invoke-TfInference -Measure (managed vs ONNX Runtime, optimized graph)' @(
-        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure
-        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure -Engine OnnxRuntime)
+    Show 'Invoke-TfInference -Measure -Repeat 20 (managed vs ONNX Runtime, optimized graph; one warm-up run each)' @(
+        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure -Repeat 20
+        $optimized | Invoke-TfInference -Input @{ input = $x } -Measure -Repeat 20 -Engine OnnxRuntime)
 
     Write-Host "`nDemo finished."
 }
