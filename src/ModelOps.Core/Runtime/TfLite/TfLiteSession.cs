@@ -75,7 +75,7 @@ public sealed class TfLiteSession : IInferenceSession
                 throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.NotImplemented, $"Tensor '{t.Name}' of '{model.Path}' has type {t.DTypeName}, which the interpreter cannot hold.", model.Path);
             var data = model.TensorData(t);
             if (data.Length > 0) _constants[t.Index] = Decode(t, data);
-            else if (t.IsVariable) _state[t.Index] = Tensor.Zeros(t.DType, t.Shape);
+            else if (t.IsVariable) _state[t.Index] = InitialState(t);
         }
 
         Inputs = _graph.Inputs.Select(i => _graph.Tensors[i]).ToList();
@@ -208,7 +208,15 @@ public sealed class TfLiteSession : IInferenceSession
     public void ResetState()
     {
         foreach (var t in _graph.Tensors)
-            if (t.IsVariable && _constants[t.Index] is null) _state[t.Index] = Tensor.Zeros(t.DType, t.Shape);
+            if (t.IsVariable && _constants[t.Index] is null) _state[t.Index] = InitialState(t);
+    }
+
+    /// <summary>A variable tensor's reset value, as TFLite's ResetVariableTensor sets it: the zero point for int8, else 0.</summary>
+    private static Tensor InitialState(TfLiteTensor t)
+    {
+        if (t.DType == DataType.DtInt8 && t.Quantization is { ZeroPoint.Length: > 0 } q && q.ZeroPoint[0] != 0)
+            return new Tensor(DataType.DtInt8, t.Shape, Enumerable.Repeat(unchecked((sbyte)q.ZeroPoint[0]), (int)Tensor.ElementCount(t.Shape)).ToArray());
+        return Tensor.Zeros(t.DType, t.Shape);
     }
 
     private Tensor PrepareInput(TfLiteTensor spec, Tensor value)
