@@ -309,6 +309,32 @@ public class TfLiteInferenceTests(ITestOutputHelper output)
             AssertEqualsTfLite(runtime, path, new Dictionary<string, Tensor> { ["0"] = ins[i] }, outs[i]);
     }
 
+    /// <summary>
+    /// The float twin of lstm_quantized.bin (TFLite's lstm.bin: one LSTM step with layer norm on every gate and a
+    /// projection) agrees with TFLite 2.2 and 2.13 to float rounding (1e-6): float sums are not bit-exact across kernels.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(TfLiteRuntimes.C22)]
+    [InlineData(TfLiteRuntimes.Wasm)]
+    public void LayerNormProjectionLstmFloatMatchesTfLite(string runtime)
+    {
+        Skip.IfNot(Corpus.Available, Corpus.Missing);
+        Skip.If(TfLiteRuntimes.Unavailable(runtime) is not null, TfLiteRuntimes.Unavailable(runtime));
+        string path = Tf("tflite--tf-lite-testdata", "lstm.bin");
+        using var s = TfLiteSession.Open(path);
+        var rng = new Random(12);
+        for (int i = 0; i < 4; i++)
+        {
+            var x = Tensor.Create(new[] { (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1) }, 1, 2);
+            s.ResetState();
+            var ours = Run1(s, x).As<float>();
+            var real = TfLiteRuntimes.Run(runtime, path, new[] { x })[0].Data;
+            output.WriteLine($"x [{string.Join(", ", x.As<float>())}]: ours [{string.Join(", ", ours)}] TFLite [{string.Join(", ", real)}]");
+            Assert.Equal(real.Length, ours.Length);
+            for (int k = 0; k < ours.Length; k++) Assert.InRange(Math.Abs(ours[k] - real[k]), 0, 1e-6);
+        }
+    }
+
     public static TheoryData<string, string> SeanetLayers => new()
     {
         { "add", "add0" }, { "conv", "conv0" }, { "conv", "conv1" }, { "leaky_relu", "leaky_relu0" }, { "pad", "pad0" },

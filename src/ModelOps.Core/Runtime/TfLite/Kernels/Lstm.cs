@@ -81,8 +81,6 @@ internal static class Lstm
         var act = p.Activation;
         float cellClip = p.CellClip, projClip = p.ProjClip;
         bool timeMajor = p.TimeMajor;
-        if (ctx.HasInput(InputLayerNorm) || ctx.HasInput(ForgetLayerNorm) || ctx.HasInput(CellLayerNorm) || ctx.HasInput(OutputLayerNorm))
-            throw ctx.Unsupported("float layer-normalized LSTM is not implemented");
         var (steps, batch, nIn) = Layout(x, timeMajor);
         var wxf = F(ctx, InputToForget)!;
         int nCell = wxf.Length / nIn;
@@ -95,6 +93,11 @@ internal static class Lstm
         float[]? wp = F(ctx, ProjectionWeights), bp = F(ctx, ProjectionBias);
         if (wxc is null || wxo is null || whc is null || who is null) throw ctx.Unsupported("cell and output gate weights are required");
         bool cifg = wxi is null;
+        // Layer norm (when the forget gate's coefficients are given): the gate bias moves after the normalization.
+        bool layerNorm = ctx.HasInput(ForgetLayerNorm);
+        float[]? li = layerNorm ? F(ctx, InputLayerNorm) : null, lf = layerNorm ? F(ctx, ForgetLayerNorm) : null;
+        float[]? lc = layerNorm ? F(ctx, CellLayerNorm) : null, lo = layerNorm ? F(ctx, OutputLayerNorm) : null;
+        if (layerNorm && (lc is null || lo is null || (!cifg && li is null))) throw ctx.Unsupported("a layer-norm LSTM needs coefficients for every gate it has");
 
         int hIdx = ctx.Op.Inputs[OutputState], cIdx = ctx.Op.Inputs[CellState];
         float[] h = ctx.Value(hIdx) is { } hv ? (float[])Ints.Floats(hv).Clone() : new float[batch * nOut];
@@ -119,6 +122,16 @@ internal static class Lstm
                 acc[r] += s;
             }
         }
+        // MeanStddevNormalization, then coefficients and bias (TFLite's float layer-norm LSTM).
+        static void Normalize(float[] g, float[] coef, float[]? bias)
+        {
+            float sum = 0;
+            foreach (float v in g) sum += v;
+            float mean = sum / g.Length, sq = 0;
+            foreach (float v in g) sq += (v - mean) * (v - mean);
+            float inv = 1f / MathF.Sqrt(sq / g.Length + 1e-8f);
+            for (int k = 0; k < g.Length; k++) g[k] = (g[k] - mean) * inv * coef[k] + (bias?[k] ?? 0);
+        }
 
         for (int t = 0; t < steps; t++)
             for (int b = 0; b < batch; b++)
@@ -126,9 +139,8 @@ internal static class Lstm
                 int xOff = timeMajor ? (t * batch + b) * nIn : (b * steps + t) * nIn;
                 var hPrev = h.AsSpan(b * nOut, nOut).ToArray();
                 for (int k = 0; k < nCell; k++)
-                {
-                    gi[k] = bi?[k] ?? 0; gf[k] = bf?[k] ?? 0; gc[k] = bc?[k] ?? 0; go[k] = bo?[k] ?? 0;
-                }
+                    if (layerNorm) gi[k] = gf[k] = gc[k] = go[k] = 0;
+                    else { gi[k] = bi?[k] ?? 0; gf[k] = bf?[k] ?? 0; gc[k] = bc?[k] ?? 0; go[k] = bo?[k] ?? 0; }
                 MatVec(wxi, xs, xOff, nCell, nIn, gi); MatVec(wxf, xs, xOff, nCell, nIn, gf);
                 MatVec(wxc, xs, xOff, nCell, nIn, gc); MatVec(wxo, xs, xOff, nCell, nIn, go);
                 MatVec(whi, hPrev, 0, nCell, nOut, gi); MatVec(whf, hPrev, 0, nCell, nOut, gf);
@@ -136,15 +148,29 @@ internal static class Lstm
                 for (int k = 0; k < nCell; k++)
                 {
                     float cPrev = c[b * nCell + k];
-                    float f = Sigmoid(gf[k] + (pf?[k] ?? 0) * cPrev);
-                    float i = cifg ? 1f - f : Sigmoid(gi[k] + (pi?[k] ?? 0) * cPrev);
+                    gf[k] += (pf?[k] ?? 0) * cPrev;
+                    if (!cifg) gi[k] += (pi?[k] ?? 0) * cPrev;
+                }
+                if (layerNorm)
+                {
+                    if (!cifg) Normalize(gi, li!, bi);
+                    Normalize(gf, lf!, bf);
+                    Normalize(gc, lc!, bc);
+                }
+                for (int k = 0; k < nCell; k++)
+                {
+                    float cPrev = c[b * nCell + k];
+                    float f = Sigmoid(gf[k]);
+                    float i = cifg ? 1f - f : Sigmoid(gi[k]);
                     float g = QuantMath.ApplyActivation(gc[k], act);
                     float cNew = f * cPrev + i * g;
                     if (cellClip > 0) cNew = Math.Clamp(cNew, -cellClip, cellClip);
                     c[b * nCell + k] = cNew;
-                    float og = Sigmoid(go[k] + (po?[k] ?? 0) * cNew);
-                    hc[k] = og * QuantMath.ApplyActivation(cNew, act);
+                    go[k] += (po?[k] ?? 0) * cNew;
                 }
+                if (layerNorm) Normalize(go, lo!, bo);
+                for (int k = 0; k < nCell; k++)
+                    hc[k] = Sigmoid(go[k]) * QuantMath.ApplyActivation(c[b * nCell + k], act);
                 if (wp is null)
                     Array.Copy(hc, 0, h, b * nOut, nOut);
                 else
