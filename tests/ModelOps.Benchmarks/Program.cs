@@ -15,6 +15,7 @@ public static class Program
         args = args.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         if (args.Contains("freeze")) return FreezeBench.Run(args);
+        if (args.Contains("tflite")) return TfLiteBench.Run(args.Contains("--quick") ? 5 : 30);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
@@ -26,7 +27,7 @@ public static class Program
                 GemmBench(size, threads, quick ? 3 : 7);
         foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             ConvBench(threads, quick ? 3 : 7);
-        TfLiteBench.Run(quick ? 3 : 7);
+        TfLiteBench.Run(quick ? 5 : 30);
         return EngineBench.Run(quick);
     }
 

@@ -13,6 +13,7 @@ public sealed record RuntimeOutput(string Name, string DType, int[] Shape, doubl
 /// The real TFLite runtimes of ../shared/validators (used in place, never copied): the WASM build of
 /// TFLite 2.13, TFLite 2.2's C library, and Arm NN 20.08's TfLite parser. Each is "available" only when
 /// its script and its installed package are present (VALIDATORS_DIR, default ~/.cache/modelops-validators).
+/// The one helper every test uses to run a model in them: inputs by position or by input name.
 /// </summary>
 public static class TfLiteRuntimes
 {
@@ -51,8 +52,18 @@ public static class TfLiteRuntimes
         };
     }
 
+    /// <summary>True when the runtime can run here (see <see cref="Unavailable"/> for why not).</summary>
+    public static bool Available(string runtime) => Unavailable(runtime) is null;
+
     /// <summary>Runs a .tflite on the given inputs (by input index) and returns its outputs in order.</summary>
-    public static IReadOnlyList<RuntimeOutput> Run(string runtime, string modelPath, IReadOnlyList<Tensor> inputs, int timeoutMs = 600_000)
+    public static IReadOnlyList<RuntimeOutput> Run(string runtime, string modelPath, IReadOnlyList<Tensor> inputs, int timeoutMs = 600_000) =>
+        Run(runtime, modelPath, inputs.Select((t, i) => (Key: i.ToString(CultureInfo.InvariantCulture), Value: t)).ToList(), timeoutMs);
+
+    /// <summary>Runs a .tflite on inputs keyed by input name or by position ("0", "1" ...); outputs in order.</summary>
+    public static IReadOnlyList<RuntimeOutput> Run(string runtime, string modelPath, IReadOnlyDictionary<string, Tensor> inputs, int timeoutMs = 600_000) =>
+        Run(runtime, modelPath, inputs.Select(kv => (kv.Key, kv.Value)).ToList(), timeoutMs);
+
+    private static IReadOnlyList<RuntimeOutput> Run(string runtime, string modelPath, IReadOnlyList<(string Key, Tensor Value)> inputs, int timeoutMs)
     {
         string dir = ScriptsDir ?? throw new InvalidOperationException("validators absent");
         string json = Path.Combine(Path.GetTempPath(), $"modelops-in-{Guid.NewGuid():N}.json");
@@ -85,14 +96,14 @@ public static class TfLiteRuntimes
 
     private static string Tail(string s) => s.Length > 1500 ? s[^1500..] : s;
 
-    private static string InputsJson(IReadOnlyList<Tensor> inputs)
+    private static string InputsJson(IReadOnlyList<(string Key, Tensor Value)> inputs)
     {
         var sb = new StringBuilder("{");
         for (int i = 0; i < inputs.Count; i++)
         {
-            var t = inputs[i];
+            var t = inputs[i].Value;
             if (i > 0) sb.Append(',');
-            sb.Append('"').Append(i).Append("\":{\"shape\":[").Append(string.Join(",", t.Shape)).Append("],\"data\":[");
+            sb.Append(JsonSerializer.Serialize(inputs[i].Key)).Append(":{\"shape\":[").Append(string.Join(",", t.Shape)).Append("],\"data\":[");
             for (int k = 0; k < t.Length; k++)
             {
                 if (k > 0) sb.Append(',');

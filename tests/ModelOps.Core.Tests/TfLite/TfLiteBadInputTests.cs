@@ -32,7 +32,11 @@ public class TfLiteBadInputTests
     public void RandomByteFlipsOnlyEverGiveStableIds()
     {
         Skip.IfNot(Corpus.Available, Corpus.Missing);
-        foreach (var file in new[] { Tf("tflite--tflite-micro-hello_world", "hello_world_int8.tflite"), Tf("tflite--tflite-micro-hello_world", "hello_world_float.tflite"), Tf("tflite--tf-lite-testdata", "add.bin") })
+        foreach (var file in new[]
+        {
+            Tf("tflite--tflite-micro-hello_world", "hello_world_int8.tflite"), Tf("tflite--tflite-micro-hello_world", "hello_world_float.tflite"), Tf("tflite--tf-lite-testdata", "add.bin"),
+            Tf("tflite--tflite-micro-mnist_lstm", "trained_lstm_int8.tflite"), Tf("tflite--tf-lite-optimize-testdata", "lstm_quantized.bin"),
+        })
         {
             var original = File.ReadAllBytes(file);
             var rng = new Random(1234);
@@ -99,6 +103,49 @@ public class TfLiteBadInputTests
         var ex = Assert.Throws<ModelOpsException>(() => TfLiteModelReader.Read("b.tflite", bytes));
         Assert.Equal(ErrorIds.TfLiteBufferSizeMismatch, ex.ErrorId);
         Assert.Contains(t.Name, ex.Message);
+    }
+
+    // The flatbuffer table of tensor / operator `index` of subgraph 0 (field offsets from schema.fbs: Model.subgraphs 8,
+    // SubGraph.tensors 4, SubGraph.operators 10).
+    private static Google.FlatBuffers.Table Subgraph0Item(byte[] bytes, int listField, int index)
+    {
+        var bb = new Google.FlatBuffers.ByteBuffer(bytes);
+        var root = new Google.FlatBuffers.Table(bb.GetInt(0), bb);
+        var sg = new Google.FlatBuffers.Table(root.__indirect(root.__vector(root.__offset(8))), bb);
+        return new Google.FlatBuffers.Table(sg.__indirect(sg.__vector(sg.__offset(listField)) + index * 4), bb);
+    }
+
+    [SkippableFact]
+    public void IntegerLstmWithoutItsIntermediatesIsAStableError()
+    {
+        Skip.IfNot(Corpus.Available, Corpus.Missing);
+        var bytes = File.ReadAllBytes(Tf("tflite--tflite-micro-mnist_lstm", "trained_lstm_int8.tflite"));
+        var op = Subgraph0Item(bytes, 10, 0);
+        int intermediates = op.__offset(20); // Operator.intermediates
+        Assert.Equal(5, op.__vector_len(intermediates));
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(op.__vector(intermediates) - 4), 3);
+        using var s = new TfLiteSession(TfLiteModelReader.Read("lstm.tflite", bytes));
+        var ex = Assert.Throws<ModelOpsException>(() => s.Run(new Dictionary<string, Tensor> { ["0"] = Tensor.Zeros(Protos.DataType.DtInt8, [1, 28, 28]) }));
+        Assert.Equal(ErrorIds.TfLiteUnsupported, ex.ErrorId);
+        Assert.Contains("5 intermediate tensors", ex.Message);
+    }
+
+    [SkippableFact]
+    public void IntegerLstmCellStateScaleMustBeAPowerOfTwo()
+    {
+        Skip.IfNot(Corpus.Available, Corpus.Missing);
+        var bytes = File.ReadAllBytes(Tf("tflite--tflite-micro-mnist_lstm", "trained_lstm_int8.tflite"));
+        var m = TfLiteModelReader.Read("lstm.tflite", bytes);
+        int cell = m.Main.Operators[0].Inputs[19];
+        var tensor = Subgraph0Item(bytes, 4, cell);
+        var q = new Google.FlatBuffers.Table(tensor.__indirect(tensor.__offset(12) + tensor.bb_pos), tensor.bb); // Tensor.quantization
+        int scale = q.__vector(q.__offset(8)); // QuantizationParameters.scale
+        Assert.Equal(MathF.Pow(2, -12), BitConverter.ToSingle(bytes, scale));
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(scale), 0.0003f);
+        using var s = new TfLiteSession(TfLiteModelReader.Read("lstm.tflite", bytes));
+        var ex = Assert.Throws<ModelOpsException>(() => s.Run(new Dictionary<string, Tensor> { ["0"] = Tensor.Zeros(Protos.DataType.DtInt8, [1, 28, 28]) }));
+        Assert.Equal(ErrorIds.TfLiteUnsupported, ex.ErrorId);
+        Assert.Contains("power of two", ex.Message);
     }
 
     [SkippableFact]

@@ -13,10 +13,23 @@ namespace ModelOps.Core.Runtime.TfLite;
 public sealed record TfLiteSessionOptions
 {
     /// <summary>
-    /// TFLite 2.2 computed the per-tensor requantization multiplier of uint8 CONV_2D / DEPTHWISE_CONV_2D and of
-    /// quantized FULLY_CONNECTED from input_scale × filter_scale multiplied in float; current TFLite multiplies in
-    /// double. The two round apart now and then by one step (the quantized MobileNet v1: 8 of 100352 values after its
-    /// fifth layer, drifting on). Default false: current TFLite. True: bit-exact with TFLite 2.2.
+    /// How the requantization multiplier of the per-tensor quantized convolutions (uint8 CONV_2D and DEPTHWISE_CONV_2D)
+    /// and of quantized FULLY_CONNECTED is formed: input_scale × filter_scale / output_scale, with the product taken in
+    /// float (true) or in double (false, the default).
+    /// <para>
+    /// TFLite's GetQuantizedConvolutionMultipler (kernel_util.cc) multiplied the two float scales in float up to the
+    /// 2.2 release this project validates against (TFLite 2.2's C library); current TFLite casts both to double first.
+    /// The two products round apart in the last bits, and the Q31 multipliers then differ by a few units in most layers
+    /// (27 of the 28 layers of the quantized MobileNet v1, all three of hello_world int8): now and then an output lands
+    /// one step apart (MobileNet: 8 of 100352 values after its fifth layer; 1 of the 1001 scores).
+    /// </para>
+    /// <para>
+    /// Default false: the arithmetic of current TFLite's builtin kernels. True: bit-exact with TFLite 2.2 (MobileNet:
+    /// every intermediate tensor and every score). The TFLite 2.13 WASM build cannot decide between them: it runs these
+    /// quantized ops on XNNPACK, which requantizes its own way, and differs from both settings in a few scores.
+    /// Per-channel int8/int16 convolutions and the integer LSTM are not affected (both versions use double, or float
+    /// throughout, there).
+    /// </para>
     /// </summary>
     public bool FloatScaleProduct { get; init; }
 
@@ -75,7 +88,7 @@ public sealed class TfLiteSession : IInferenceSession
                 throw new ModelOpsException(ErrorIds.TfLiteUnsupported, ErrorKind.NotImplemented, $"Tensor '{t.Name}' of '{model.Path}' has type {t.DTypeName}, which the interpreter cannot hold.", model.Path);
             var data = model.TensorData(t);
             if (data.Length > 0) _constants[t.Index] = Decode(t, data);
-            else if (t.IsVariable) _state[t.Index] = Tensor.Zeros(t.DType, t.Shape);
+            else if (t.IsVariable) _state[t.Index] = InitialState(t);
         }
 
         Inputs = _graph.Inputs.Select(i => _graph.Tensors[i]).ToList();
@@ -208,7 +221,15 @@ public sealed class TfLiteSession : IInferenceSession
     public void ResetState()
     {
         foreach (var t in _graph.Tensors)
-            if (t.IsVariable && _constants[t.Index] is null) _state[t.Index] = Tensor.Zeros(t.DType, t.Shape);
+            if (t.IsVariable && _constants[t.Index] is null) _state[t.Index] = InitialState(t);
+    }
+
+    /// <summary>A variable tensor's reset value, as TFLite's ResetVariableTensor sets it: the zero point for int8, else 0.</summary>
+    private static Tensor InitialState(TfLiteTensor t)
+    {
+        if (t.DType == DataType.DtInt8 && t.Quantization is { ZeroPoint.Length: > 0 } q && q.ZeroPoint[0] != 0)
+            return new Tensor(DataType.DtInt8, t.Shape, Enumerable.Repeat(unchecked((sbyte)q.ZeroPoint[0]), (int)Tensor.ElementCount(t.Shape)).ToArray());
+        return Tensor.Zeros(t.DType, t.Shape);
     }
 
     private Tensor PrepareInput(TfLiteTensor spec, Tensor value)

@@ -75,6 +75,176 @@ internal static class QuantMath
     public static int MultiplyByQuantizedMultiplierSmallerThanOneExp(int x, int multiplier, int leftShift) =>
         RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, multiplier), -leftShift);
 
+    /// <summary>
+    /// 1/sqrt(input) as a Q31 multiplier and a shift (TFLite's GetInvSqrtQuantizedMultiplierExp: Newton-Raphson in
+    /// 32-bit fixed point with 3 integer bits). reverse_shift −1 gives a right shift as a negative left shift.
+    /// </summary>
+    public static (int Multiplier, int Shift) InvSqrtQuantizedMultiplierExp(int input, int reverseShift)
+    {
+        if (input <= 1) return (int.MaxValue, 0); // 0 treated as 1, and 1 itself would overflow the iteration
+        int shift = 11;
+        while (input >= 1 << 29) { input /= 4; shift++; }
+        int maxLeftShiftBits = System.Numerics.BitOperations.LeadingZeroCount((uint)input) - 1;
+        int leftShiftBitPairs = maxLeftShiftBits / 2 - 1;
+        shift -= leftShiftBitPairs;
+        input <<= 2 * leftShiftBitPairs;
+        // Fixed point with 3 integer bits (28 fractional): x ← x·(3/2 − input/2·x²), five rounds from x = 1.
+        int fixedInput = input >> 1;
+        int halfInput = RoundingDivideByPOT(fixedInput, 1);
+        const int halfThree = (1 << 28) + (1 << 27);
+        int x = 1 << 28;
+        for (int i = 0; i < 5; i++)
+        {
+            int x3 = SaturatingLeftShift32(SaturatingRoundingDoublingHighMul(SaturatingRoundingDoublingHighMul(x, x), x), 6);
+            x = SaturatingLeftShift32(unchecked(SaturatingRoundingDoublingHighMul(halfThree, x) - SaturatingRoundingDoublingHighMul(halfInput, x3)), 3);
+        }
+        x = SaturatingRoundingDoublingHighMul(x, 1518500250); // × √2/2
+        if (shift < 0) { x <<= -shift; shift = 0; }
+        return (x, shift * reverseShift);
+    }
+
+    // gemmlowp's SaturatingRoundingMultiplyByPOT for a positive exponent on int32.
+    private static int SaturatingLeftShift32(int x, int exponent)
+    {
+        int threshold = (1 << (31 - exponent)) - 1;
+        return x > threshold ? int.MaxValue : x < -threshold ? int.MinValue : unchecked(x * (1 << exponent));
+    }
+
+    /// <summary>
+    /// gemmlowp's fixed-point math on int16 raw values, as TFLite's integer LSTM uses it (ApplySigmoid, ApplyTanh):
+    /// inputs are Q(integerBits).(15 − integerBits), results Q0.15. Plain +, − and negation wrap like C++'s int16
+    /// arithmetic; only the operations gemmlowp names saturating saturate.
+    /// </summary>
+    internal static class FixedPoint16
+    {
+        private static short Add(int a, int b) => unchecked((short)(a + b));
+
+        private static short Sub(int a, int b) => unchecked((short)(a - b));
+
+        private static short Neg(int a) => unchecked((short)-a);
+
+        private static short SaturatingAdd(int a, int b) => (short)Math.Clamp(a + b, short.MinValue, short.MaxValue);
+
+        /// <summary>VQRDMULH on int16: round(a·b / 2^15), −1 · −1 saturating to the largest value.</summary>
+        public static short Mul(short a, short b)
+        {
+            if (a == b && a == short.MinValue) return short.MaxValue;
+            int ab = a * b;
+            int nudge = ab >= 0 ? 1 << 14 : 1 - (1 << 14);
+            return unchecked((short)((ab + nudge) / (1 << 15)));
+        }
+
+        private static short RoundingDivideByPOT(short x, int exponent)
+        {
+            int mask = (1 << exponent) - 1;
+            int remainder = x & mask;
+            int threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+            return Add(x >> exponent, remainder > threshold ? 1 : 0);
+        }
+
+        /// <summary>x · 2^exponent: saturating for a positive exponent, rounding for a negative one.</summary>
+        private static short MulByPOT(short x, int exponent)
+        {
+            if (exponent == 0) return x;
+            if (exponent < 0) return RoundingDivideByPOT(x, -exponent);
+            int threshold = (1 << (15 - exponent)) - 1;
+            return x > threshold ? short.MaxValue : x < -threshold ? short.MinValue : unchecked((short)(x * (1 << exponent)));
+        }
+
+        private static short Rescale(short x, int srcIntegerBits, int dstIntegerBits) => MulByPOT(x, srcIntegerBits - dstIntegerBits);
+
+        /// <summary>A constant given as a Q31 raw value, rounded to 16 bits (RescaleConstantInitializer).</summary>
+        private static short Constant(int q31) => (short)QuantMath.RoundingDivideByPOT(q31, 16);
+
+        private static short One(int integerBits) => integerBits == 0 ? short.MaxValue : (short)(1 << (15 - integerBits));
+
+        private static short ConstantPOT(int integerBits, int exponent) => (short)(1 << (15 - integerBits + exponent));
+
+        private static readonly short ExpConstantTerm = Constant(1895147668), OneThird = Constant(715827883);
+        private static readonly short C48Over17 = Constant(1515870810), CNeg32Over17 = Constant(-1010580540);
+        private static readonly (int Exponent, short Multiplier)[] ExpBarrel =
+        {
+            (-2, Constant(1672461947)), (-1, Constant(1302514674)), (0, Constant(790015084)), (1, Constant(290630308)),
+            (2, Constant(39332535)), (3, Constant(720401)), (4, Constant(242)),
+        };
+
+        // exp(a) for a in [-1/4, 0), Q0.15: Taylor expansion around -1/8.
+        private static short ExpOnIntervalNegQuarterTo0(short a)
+        {
+            short x = Add(a, ConstantPOT(0, -3));
+            short x2 = Mul(x, x), x3 = Mul(x2, x), x4 = Mul(x2, x2);
+            short x4Over4 = MulByPOT(x4, -2);
+            short poly = MulByPOT(Add(Mul(Add(x4Over4, x3), OneThird), x2), -1);
+            return SaturatingAdd(ExpConstantTerm, Mul(ExpConstantTerm, Add(x, poly)));
+        }
+
+        // exp(a) for a ≤ 0, a in Q(integerBits), result Q0.15.
+        private static short ExpOnNegativeValues(short a, int integerBits)
+        {
+            int fractionalBits = 15 - integerBits;
+            short quarter = ConstantPOT(integerBits, -2);
+            short mask = Sub(quarter, 1);
+            short aModQuarterMinusQuarter = Sub(a & mask, quarter);
+            short result = ExpOnIntervalNegQuarterTo0(Rescale(aModQuarterMinusQuarter, integerBits, 0));
+            short remainder = Sub(aModQuarterMinusQuarter, a);
+            foreach (var (exponent, multiplier) in ExpBarrel)
+                if (integerBits > exponent && (remainder & (1 << (fractionalBits + exponent))) != 0)
+                    result = Mul(result, multiplier);
+            if (integerBits > 5)
+            {
+                short clamp = Constant(-(1 << (36 - integerBits)));
+                if (a < clamp) result = 0;
+            }
+            return a == 0 ? One(0) : result;
+        }
+
+        // Newton-Raphson reciprocal of (1 + a)/2 for a in (0, 1), in Q2.13.
+        private static short HalfDenominatorReciprocal(short halfDenominator)
+        {
+            short x = Add(C48Over17, Mul(halfDenominator, CNeg32Over17));
+            for (int i = 0; i < 3; i++)
+            {
+                short oneMinus = Sub(One(2), Mul(halfDenominator, x));
+                x = Add(x, Rescale(Mul(x, oneMinus), 4, 2));
+            }
+            return x;
+        }
+
+        private static short RoundingHalfSum(short a, short b)
+        {
+            int sum = a + b;
+            return unchecked((short)((sum + (sum >= 0 ? 1 : -1)) / 2));
+        }
+
+        // (1 − a) / (1 + a) for a in (0, 1).
+        private static short OneMinusXOverOnePlusX(short a) =>
+            Rescale(Sub(HalfDenominatorReciprocal(RoundingHalfSum(a, One(0))), One(2)), 2, 0);
+
+        // 1 / (1 + a) for a in (0, 1).
+        private static short OneOverOnePlusX(short a) =>
+            Rescale(HalfDenominatorReciprocal(RoundingHalfSum(a, One(0))), 1, 0);
+
+        /// <summary>gemmlowp::tanh of a Q(integerBits) int16 value; Q0.15 result.</summary>
+        public static short Tanh(short a, int integerBits)
+        {
+            if (a == 0) return 0;
+            bool negative = a < 0;
+            short n = negative ? a : Neg(a);
+            short t = OneMinusXOverOnePlusX(ExpOnNegativeValues(n, integerBits + 1)); // exp(2n): same raw, one more integer bit
+            return negative ? Neg(t) : t;
+        }
+
+        /// <summary>gemmlowp::logistic of a Q(integerBits) int16 value; Q0.15 result.</summary>
+        public static short Logistic(short a, int integerBits)
+        {
+            if (a == 0) return Constant(1 << 30);
+            bool positive = a > 0;
+            short abs = positive ? a : Neg(a);
+            short ifPositive = OneOverOnePlusX(ExpOnNegativeValues(Neg(abs), integerBits));
+            return positive ? ifPositive : Sub(One(0), ifPositive);
+        }
+    }
+
     public static (int Min, int Max) TypeRange(Type t) =>
         t == typeof(sbyte) ? (sbyte.MinValue, sbyte.MaxValue)
         : t == typeof(byte) ? (byte.MinValue, byte.MaxValue)
