@@ -29,8 +29,15 @@ public static class AtomicFile
         Write(path, s => s.Write(copy), overwrite);
     }
 
-    /// <summary>Writes through a temp file renamed into place; <paramref name="bufferSize"/> 0 leaves the file stream unbuffered (for writers with their own buffer).</summary>
-    public static void Write(string path, Action<Stream> write, bool overwrite, int bufferSize = 1 << 16)
+    /// <summary>
+    /// Writes through a temp file renamed into place; <paramref name="bufferSize"/> 0 leaves the file stream unbuffered
+    /// (for writers with their own buffer). With <paramref name="durable"/> the temp file is flushed to the disk
+    /// (fsync) before the rename, so that even a power cut or OS crash right afterwards leaves the old file or the
+    /// complete new one. Without it, a failure or crash of this process still never leaves a partial output (the
+    /// rename only happens once every byte is in the OS's cache), but an OS crash before the cache reaches the disk
+    /// may — the same guarantee TensorFlow's own atomic writes give (temp file + rename, no fsync).
+    /// </summary>
+    public static void Write(string path, Action<Stream> write, bool overwrite, int bufferSize = 1 << 16, bool durable = true)
     {
         EnsureWritable(path, overwrite);
         string full = Path.GetFullPath(path);
@@ -40,7 +47,7 @@ public static class AtomicFile
             using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize))
             {
                 write(fs);
-                fs.Flush(true);
+                fs.Flush(durable);
             }
             File.Move(temp, full, overwrite);
         }

@@ -16,14 +16,37 @@ public sealed class FreezeOptions
     /// <summary>SavedModel tag set to pick (all must match); default {serve}.</summary>
     public IReadOnlyList<string> Tags { get; init; } = new[] { "serve" };
     public string Signature { get; init; } = "serving_default";
-    /// <summary>Called as variables are read: (variable, bytes so far, total bytes).</summary>
+    /// <summary>Called as variable values are read or, for values streamed into the output, written: (variable, bytes so far, total bytes).</summary>
     public Action<string, long, long>? Progress { get; init; }
 }
 
-/// <summary>A frozen graph in memory, before it is written.</summary>
-public sealed class FreezeResult
+/// <summary>
+/// A frozen graph before it is written. Large variable values stay in the checkpoint until
+/// <see cref="GraphFreezer.Write"/> streams them into the output; reading <see cref="Graph"/> reads them into
+/// memory first. Dispose it to close the checkpoint (done once the values are in memory).
+/// </summary>
+public sealed class FreezeResult : IDisposable
 {
-    public required GraphDef Graph { get; init; }
+    private readonly GraphDef _graph = null!;
+
+    /// <summary>The frozen graph with every value in memory (read from the checkpoint, CRC-checked, on first use).</summary>
+    public required GraphDef Graph
+    {
+        get
+        {
+            if (Deferred is { } d)
+            {
+                d.Materialize();
+                Deferred = null;
+            }
+            return _graph;
+        }
+        init => _graph = value;
+    }
+
+    /// <summary>The graph as it is, values not yet read holding only their length.</summary>
+    internal GraphDef RawGraph => _graph;
+    internal DeferredWeights? Deferred { get; set; }
     public required string SourceFormat { get; init; }
     public required IReadOnlyList<TensorSpec> Inputs { get; init; }
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
@@ -31,7 +54,13 @@ public sealed class FreezeResult
     public long ParameterCount { get; init; }
     /// <summary>Bytes of variable values turned into constants.</summary>
     public long WeightBytes { get; init; }
-    public int NodeCount => Graph.Node.Count;
+    public int NodeCount => _graph.Node.Count;
+
+    public void Dispose()
+    {
+        Deferred?.Dispose();
+        Deferred = null;
+    }
 }
 
 /// <summary>What Export-FrozenGraph emits: one object per frozen model.</summary>

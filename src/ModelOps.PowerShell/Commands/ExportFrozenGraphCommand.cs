@@ -102,7 +102,7 @@ public sealed class ExportFrozenGraphCommand : ModelOpsCmdlet
             string? ckpt = !isSaved && !string.IsNullOrEmpty(Checkpoint) ? ResolvePath(Checkpoint) : null;
             string output = OutputPath is { Length: > 0 } ? ResolvePath(OutputPath) : DefaultOutput(inputFull, AsText.IsPresent);
             if (!ShouldProcess(output, $"Freeze '{inputFull}' and write the frozen graph")) return;
-            var progress = new ProgressRecord(1, "Export-FrozenGraph", "Reading variables");
+            var progress = new ProgressRecord(1, "Export-FrozenGraph", "Copying variable values");
             var options = new FreezeOptions
             {
                 OutputNodes = OutputNode, IncludeVariables = IncludeVariable, ExcludeVariables = ExcludeVariable,

@@ -139,6 +139,59 @@ public sealed class CheckpointReader : IDisposable
         return ReadBytesChecked(key, e.Proto, expectedSize: checked(e.ElementCount * e.DType.ByteSize()));
     }
 
+    /// <summary>
+    /// True when <paramref name="key"/> is a fixed-size tensor stored whole and little-endian, so its bytes are the
+    /// TensorProto.tensor_content layout and can be streamed with <see cref="CopyRawTo"/>. Checks everything that
+    /// can be checked without reading the data (stored size against dtype and shape, shard present and long enough);
+    /// only the CRC-32C is left for the copy.
+    /// </summary>
+    internal bool CanStreamRaw(string key)
+    {
+        var e = GetEntry(key);
+        if (e.IsPartitioned || _swap || e.DType.ByteSize() == 0) return false;
+        long expected = checked(e.ElementCount * e.DType.ByteSize());
+        var p = e.Proto;
+        if (p.Size != expected)
+            throw Corrupt($"the entry for '{key}' stores {p.Size} bytes but its dtype and shape need {expected}");
+        var fs = Shard(key, p.ShardId);
+        if (p.Offset < 0 || p.Offset + p.Size > fs.Length)
+            throw Corrupt($"the entry for '{key}' points at bytes {p.Offset}..{p.Offset + p.Size} but shard {p.ShardId} '{fs.Name}' is {fs.Length} bytes long (the data file is truncated)");
+        return true;
+    }
+
+    /// <summary>
+    /// Streams the raw bytes of a tensor that <see cref="CanStreamRaw"/> accepted to <paramref name="output"/>, one
+    /// <paramref name="buffer"/>-full at a time: each chunk is read, added to the running CRC-32C while it is still in
+    /// cache, and written. The CRC covers the whole tensor, so a mismatch is only known after the last chunk has been
+    /// written: callers must write to a file they discard on failure (AtomicFile does).
+    /// </summary>
+    internal void CopyRawTo(string key, Stream output, byte[] buffer)
+    {
+        var p = GetEntry(key).Proto;
+        var fs = Shard(key, p.ShardId);
+        long offset = p.Offset, end = p.Offset + p.Size;
+        uint crc = 0;
+        while (offset < end)
+        {
+            var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - offset));
+            int n = RandomAccess.Read(fs.SafeFileHandle, chunk, offset);
+            if (n <= 0)
+                throw Corrupt($"shard {p.ShardId} '{fs.Name}' ended while reading '{key}' (the data file is truncated)");
+            crc = Crc32C.Extend(crc, chunk[..n]);
+            output.Write(chunk[..n]);
+            offset += n;
+        }
+        CheckCrc(key, p, crc);
+    }
+
+    /// <summary>Reads the raw bytes of a tensor that <see cref="CanStreamRaw"/> accepted into <paramref name="dest"/> (exactly its size), CRC-checked.</summary>
+    internal void ReadRawInto(string key, Span<byte> dest)
+    {
+        var p = GetEntry(key).Proto;
+        if (dest.Length != p.Size) throw new ArgumentException($"'{key}' holds {p.Size} bytes, not {dest.Length}.", nameof(dest));
+        ReadInto(key, p, dest);
+    }
+
     private Tensor ReadStored(string key, BundleEntryProto p)
     {
         var dtype = p.Dtype;
