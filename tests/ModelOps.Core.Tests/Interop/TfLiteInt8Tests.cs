@@ -25,14 +25,12 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
 {
     private const string Human = "tfjs-human";
 
-    // Not listed: handlandmark-lite converts and runs in both runtimes, but with 4 calibration samples its first
-    // per-channel CONV_2D differs by one output step from TFLite 2.2 in 4 of 301056 values (TFLite 2.13 WASM, whose
-    // XNNPACK kernels requantize differently, in more), and the drift grows to output 2: runtime SNR 3.1 dB against
-    // the 7.6 dB our interpreter reports. Open until the kernel difference is found.
+    // handlandmark-lite has its own test below (HandLandmarkLite_Int8_BitExactWithTfLite22): its outputs are too
+    // sensitive for the SNR comparison of this one.
     public static TheoryData<string, string> Cases()
     {
         var d = new TheoryData<string, string>();
-        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness" })
+        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness", "meet", "selfie", "nanodet" })
             foreach (var r in new[] { TfLiteRuntimes.C22, TfLiteRuntimes.Wasm }) d.Add(m, r);
         return d;
     }
@@ -133,7 +131,8 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         {
             var outNames = result.Graph.OutputKeys.Select(k => k.Contains(':', StringComparison.Ordinal) ? k : k + ":0").ToList();
             using var reference = new GraphSession(graph, outNames);
-            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, result.Model));
+            // Against TFLite 2.2, our interpreter computes as 2.2 did where versions differ (TfLiteSessionOptions.TfLite22).
+            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, result.Model), options: runtime == TfLiteRuntimes.C22 ? TfLiteSessionOptions.TfLite22 : null);
             int nOut = outNames.Count;
             var signal = new double[nOut];
             var noise = new double[nOut];
@@ -172,6 +171,103 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
                 Assert.True(snr >= report[i].SnrDb - 1, $"{model} on {runtime}: output {i} SNR {snr:F2} dB below the reported {report[i].SnrDb:F2} dB.");
             }
             if (runtime == TfLiteRuntimes.C22) Assert.Equal(0, mismatches);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// handlandmark-lite's one-step differences from TFLite 2.2 (first seen in its first per-channel CONV_2D, 4 of
+    /// 301056 values) came from the input QUANTIZE, not the convolution: TFLite 2.2 divides by the scale in double,
+    /// current TFLite (our default) in float (<see cref="Quantize_TfLite22_DividesInDouble"/>). With the TFLite 2.2
+    /// choices every value of every output equals TFLite 2.2. The runtime's SNR is not compared with the report here:
+    /// output 2 is so ill-conditioned that the handful of flipped input steps moves its SNR by several dB (the report,
+    /// made with current TFLite's arithmetic, says 7.6 dB; TFLite 2.2 gets 3.1 dB), so neither figure means much.
+    /// </summary>
+    [SkippableFact]
+    public void HandLandmarkLite_Int8_BitExactWithTfLite22()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        var (graph, samples, outputs) = Load("handlandmark-lite");
+        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs });
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-int8-hand-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, result.Model);
+        try
+        {
+            using var as22 = new TfLiteSession(TfLiteModelReader.Read(path, result.Model), options: TfLiteSessionOptions.TfLite22);
+            using var current = new TfLiteSession(TfLiteModelReader.Read(path, result.Model));
+            int values = 0, differ22 = 0, differCurrent = 0;
+            foreach (var s in samples)
+            {
+                var feeds = new Dictionary<string, Tensor> { ["0"] = s[""] };
+                var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { s[""] });
+                var a = as22.Run(feeds);
+                var b = current.Run(feeds);
+                for (int i = 0; i < rt.Count; i++)
+                    for (int k = 0; k < rt[i].Data.Length; k++)
+                    {
+                        values++;
+                        if (a[as22.Outputs[i].Name].GetDouble(k) != rt[i].Data[k]) differ22++;
+                        if (b[current.Outputs[i].Name].GetDouble(k) != rt[i].Data[k]) differCurrent++;
+                    }
+            }
+            log.WriteLine($"handlandmark-lite vs TFLite 2.2 over {samples.Count} samples: {differ22} of {values} output values differ with the TFLite 2.2 choices, {differCurrent} with current TFLite's");
+            Assert.Equal(0, differ22);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Evidence for <see cref="TfLiteSessionOptions.QuantizeDividesInDouble"/>: float values whose quotient by the scale
+    /// lies at a rounding boundary where float and double division disagree. TFLite 2.2's QUANTIZE gives the double
+    /// result for every one of them.
+    /// </summary>
+    [SkippableFact]
+    public void Quantize_TfLite22_DividesInDouble()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        const float scale = 0.0235294122f; // 6/255
+        var xs = new List<float>();
+        for (int k = -120; k < 120 && xs.Count < 32; k++)
+        {
+            float mid = (float)((k + 0.5) * scale);
+            foreach (var c in new[] { MathF.BitDecrement(mid), mid, MathF.BitIncrement(mid) })
+                if (Math.Round(c / scale, MidpointRounding.AwayFromZero) != Math.Round(c / (double)scale, MidpointRounding.AwayFromZero)) xs.Add(c);
+        }
+        Assert.True(xs.Count >= 8, $"only {xs.Count} boundary values found");
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.FLOAT32, new[] { xs.Count });
+        var y = g.AddTensor("y", TensorType.INT8, new[] { xs.Count });
+        y.Quantization = new ModelOps.Core.Formats.TfLite.Schema.QuantizationParametersT { Scale = new List<float> { scale }, ZeroPoint = new List<long> { 0 } };
+        g.Inputs.Add(x.Index); g.InputKeys.Add("x"); g.Outputs.Add(y.Index); g.OutputKeys.Add("y");
+        g.Operators.Add(new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { y.Index }, null, "q"));
+        TfLiteOpVersions.Assign(g);
+        var bytes = TfLiteWriter.Write(g, TfLiteOpVersions.MinimumRuntime(g), out _);
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-quantize-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var input = Tensor.Create(xs.ToArray(), xs.Count);
+            var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { input });
+            var feeds = new Dictionary<string, Tensor> { ["x"] = input };
+            using var as22 = new TfLiteSession(TfLiteModelReader.Read(path, bytes), options: TfLiteSessionOptions.TfLite22);
+            using var current = new TfLiteSession(TfLiteModelReader.Read(path, bytes));
+            var a = as22.Run(feeds)["y"];
+            var b = current.Run(feeds)["y"];
+            for (int i = 0; i < xs.Count; i++)
+            {
+                Assert.Equal(Math.Round(xs[i] / (double)scale, MidpointRounding.AwayFromZero), rt[0].Data[i]);
+                Assert.Equal(rt[0].Data[i], a.GetDouble(i));
+                Assert.NotEqual(rt[0].Data[i], b.GetDouble(i));
+            }
+            log.WriteLine($"{xs.Count} boundary values: TFLite 2.2 rounds every one as x / (double)scale");
         }
         finally
         {
