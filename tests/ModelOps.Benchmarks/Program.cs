@@ -15,6 +15,7 @@ public static class Program
         args = args.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         if (args.Contains("freeze")) return FreezeBench.Run(args);
+        if (args.Contains("convert")) return ConvertBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());

@@ -4,6 +4,7 @@ using ModelOps.Core.Formats;
 using ModelOps.Core.Formats.Npy;
 using ModelOps.Core.Formats.TfLite;
 using ModelOps.Core.Formats.TfLite.Schema;
+using ModelOps.Core.Graph;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Runtime.TfLite;
 using ModelOps.Core.Samples;
@@ -86,6 +87,53 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Int8_TargetRuntime_KeepsNewerInt8KernelsFloat()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", Protos.DataType.DtFloat, 1, 4);
+        b.Op("y", "LeakyRelu", Protos.DataType.DtFloat, "x").Attr["alpha"] = Attr.Float(0.1f);
+        var samples = new List<IReadOnlyDictionary<string, Tensor>> { new Dictionary<string, Tensor> { [""] = Tensor.Create(new[] { -1f, 0.5f, 2f, -3f }, 1, 4) } };
+        var newest = TfLiteConverter.Convert(b.Graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples });
+        var leaky = newest.Graph.Operators.Single(o => o.Code == BuiltinOperator.LEAKY_RELU);
+        Assert.Equal(TensorType.INT8, newest.Graph.Tensors[leaky.Inputs[0]].Type);
+        Assert.Equal("2.3.0", newest.MinRuntimeVersion); // int8 LEAKY_RELU: TFLite 2.2 refuses it
+        var old = TfLiteConverter.Convert(b.Graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, TargetRuntimeVersion = "2.2.0" });
+        leaky = old.Graph.Operators.Single(o => o.Code == BuiltinOperator.LEAKY_RELU);
+        Assert.Equal(TensorType.FLOAT32, old.Graph.Tensors[leaky.Inputs[0]].Type);
+        Assert.True(TfLiteOpVersions.Compare(old.MinRuntimeVersion, "2.2.0") <= 0, old.MinRuntimeVersion);
+        var ex = Assert.Throws<Errors.ModelOpsException>(() => TfLiteConverter.Convert(b.Graph,
+            new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, TargetRuntimeVersion = "two" }));
+        Assert.Equal(TfLiteErrorIds.InvalidTargetRuntime, ex.ErrorId);
+    }
+
+    /// <summary>The QUANTIZE / DEQUANTIZE versions follow op_version.cc, and every (op, version) an Int8 file holds has a runtime entry.</summary>
+    [Fact]
+    public void Int8_OpVersions_FollowOpVersionRules()
+    {
+        var (graph, samples, _) = Load("sample");
+        var r = TfLiteConverter.Convert(graph, new TfLiteConverterOptions
+        {
+            Quantization = TfLiteQuantization.Int8, CalibrationData = samples, InferenceOutputType = TfLiteIoType.UInt8,
+        });
+        foreach (var op in r.Graph.Operators)
+            Assert.True(TfLiteOpVersions.HasRuntimeEntry(op.Code, op.Version), $"{op.Code} v{op.Version} has no runtime entry");
+        var quantize = r.Graph.Operators.Where(o => o.Code == BuiltinOperator.QUANTIZE).ToList();
+        Assert.Equal(2, quantize.Count); // float → int8 input, int8 → uint8 output: both per tensor, version 1
+        Assert.All(quantize, q => Assert.Equal(1, q.Version));
+        // int16 output: 2; per-channel output: 3.
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.FLOAT32, new[] { 2, 3 });
+        var y16 = g.AddTensor("y16", TensorType.INT16, new[] { 2, 3 });
+        var yc = g.AddTensor("yc", TensorType.INT8, new[] { 2, 3 });
+        yc.Quantization = new QuantizationParametersT { Scale = new List<float> { 0.1f, 0.2f }, ZeroPoint = new List<long> { 0, 0 }, QuantizedDimension = 0 };
+        var q16 = new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { y16.Index }, null, "a");
+        var qc = new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { yc.Index }, null, "b");
+        Assert.Equal(2, TfLiteOpVersions.VersionOf(g, q16));
+        Assert.Equal(3, TfLiteOpVersions.VersionOf(g, qc));
+        Assert.Equal("2.7.0", TfLiteOpVersions.MinimumRuntime(BuiltinOperator.QUANTIZE, 3));
+    }
+
+    [Fact]
     public void Int8_WithoutCalibration_AsksForIt()
     {
         var ex = Assert.Throws<Errors.ModelOpsException>(() =>
@@ -119,7 +167,11 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         Skip.If(why is not null, why);
         var (graph, samples, outputs) = Load(model);
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs });
+        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions
+        {
+            Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs,
+            TargetRuntimeVersion = runtime == TfLiteRuntimes.C22 ? "2.2.0" : null,
+        });
         long convMs = sw.ElapsedMilliseconds;
         var bound = samples.Select(s => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [result.Inputs[0].SignatureKey] = s[""] }).ToList();
         var report = TfLiteAccuracy.MeasureModel(graph, result, bound);

@@ -56,6 +56,9 @@ internal static partial class TfLiteQuantizer
     public static void ToFullInteger(TflGraph g, GraphDef source, TfLiteConverterCore core, TfLiteConverterOptions options)
     {
         _ = source; _ = core;
+        if (options.TargetRuntimeVersion is { } target && !System.Text.RegularExpressions.Regex.IsMatch(target, @"^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$"))
+            throw new ModelOpsException(TfLiteErrorIds.InvalidTargetRuntime, ErrorKind.InvalidArgument,
+                $"'{target}' is not a TFLite version; give it as major.minor.patch, e.g. 2.2.0.", target);
         RewriteSplitV(g);
         var samples = BindSamples(g, options.CalibrationData);
         var (lo, hi) = Calibrate(g, samples);
@@ -78,6 +81,7 @@ internal static partial class TfLiteQuantizer
             var op = g.Operators[k];
             bool floatIo = op.Outputs.Any(IsActivation);
             quantizedOp[k] = floatIo && Int8Ops.Contains(op.Code)
+                && (options.TargetRuntimeVersion is null || TfLiteOpVersions.Int8KernelRuntime(op.Code) is not { } needs || TfLiteOpVersions.Compare(needs, options.TargetRuntimeVersion) <= 0)
                 && op.Inputs.All(t => t < 0 || g.Tensors[t].Type != TensorType.FLOAT32 || IsActivation(t) || g.Tensors[t].Value is not null);
             foreach (int o in op.Outputs)
             {
