@@ -15,7 +15,7 @@ public static class Program
         args = args.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         if (args.Contains("freeze")) return FreezeBench.Run(args);
-        if (args.Contains("tflite")) return TfLiteBench.Run(args.Contains("--quick") ? 5 : 30);
+        if (args.Contains("tflite")) return TfLiteBench.Run(args.Contains("--quick") ? 5 : 30, args.Contains("--profile"));
         if (args.Contains("convert")) return ConvertBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");

@@ -16,7 +16,7 @@ namespace ModelOps.Benchmarks;
 /// </summary>
 public static class TfLiteBench
 {
-    public static int Run(int runs)
+    public static int Run(int runs, bool profile = false)
     {
         string? corpus = Environment.GetEnvironmentVariable("MODELOPS_CORPUS") ?? FindUp("shared/corpus");
         if (corpus is null) { Console.WriteLine("TFLite: corpus absent (set MODELOPS_CORPUS), skipped"); return 0; }
@@ -41,6 +41,7 @@ public static class TfLiteBench
                 if (!File.Exists(path)) { Console.WriteLine($"  {name}: {path} absent, skipped"); continue; }
                 var ours = Managed(path, makeInput(File.ReadAllBytes(inputFile)), runs);
                 Console.WriteLine($"  {name,-38} ours   wall median {ours.Median,8:F2} ms  min {ours.Min,8:F2} ms  CPU median {ours.Cpu,8:F2} ms");
+                if (profile) Profile(path, makeInput(File.ReadAllBytes(inputFile)), runs);
                 if (why is not null) continue;
                 string wasmModel = WasmLoadableCopy(path, tmp, out string? patched);
                 var (real, error) = Wasm(wasmModel, inputFile, runs);
@@ -51,6 +52,17 @@ public static class TfLiteBench
         }
         finally { Directory.Delete(tmp, true); }
         return 0;
+    }
+
+    /// <summary>Wall time per op type (kernel calls timed by the session), as a share of the run: where the time goes.</summary>
+    private static void Profile(string path, Tensor input, int runs)
+    {
+        using var s = TfLiteSession.Open(path, new TfLiteSessionOptions { ProfileOps = true });
+        var feeds = new Dictionary<string, Tensor> { [s.Inputs[0].Name] = input };
+        for (int i = 0; i < runs; i++) s.Run(feeds);
+        double all = s.OpProfile.Values.Sum(v => v.Milliseconds);
+        foreach (var (op, (calls, ms)) in s.OpProfile.OrderByDescending(kv => kv.Value.Milliseconds))
+            Console.WriteLine($"  {"",-38}   {op,-22} {ms / runs,8:F2} ms/run  {100 * ms / all,5:F1}%  ({calls / runs} calls/run)");
     }
 
     private sealed record Timing(double Median, double Min, double Cpu, double Load);

@@ -55,6 +55,23 @@ internal sealed class OpContext
     public Tensor? Value(int tensorIndex) => _values[tensorIndex];
     public void SetValue(int tensorIndex, Tensor t) => _values[tensorIndex] = t;
 
+    /// <summary>
+    /// Per-operator state kept by the session between runs (packed weights, multipliers): made by
+    /// <paramref name="make"/> on first use, and made again whenever <paramref name="key"/> (the tensor the state
+    /// derives from, normally a constant filter) or <paramref name="key2"/> (a second one, the bias) is a different
+    /// object than the one it was made from.
+    /// </summary>
+    public T Cached<T>(Tensor key, Tensor? key2, Func<T> make) where T : class
+    {
+        var slots = Session.OpStates;
+        if (slots[Op.Index] is CachedState { Value: T v } c && ReferenceEquals(c.Key, key) && ReferenceEquals(c.Key2, key2)) return v;
+        var made = make();
+        slots[Op.Index] = new CachedState(key, key2, made);
+        return made;
+    }
+
+    private sealed record CachedState(Tensor Key, Tensor? Key2, object Value);
+
     public T? Options<T>() where T : struct, IFlatbufferObject => Op.Raw.BuiltinOptions<T>();
 
     public QParams InQ(int i) => Q(InputInfo(i));

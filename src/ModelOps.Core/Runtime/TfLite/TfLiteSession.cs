@@ -48,6 +48,9 @@ public sealed record TfLiteSessionOptions
     /// </summary>
     public bool QuantizeDividesInDouble { get; init; }
 
+    /// <summary>Time each kernel call and sum the times per op name into <see cref="TfLiteSession.OpProfile"/>.</summary>
+    public bool ProfileOps { get; init; }
+
     /// <summary>The choices that compute as TFLite 2.2 does.</summary>
     public static TfLiteSessionOptions TfLite22 { get; } = new() { FloatScaleProduct = true, FloatInt8ResizeBilinear = true, QuantizeDividesInDouble = true };
 
@@ -93,6 +96,7 @@ public sealed class TfLiteSession : IInferenceSession
                 $"'{model.Path}' uses ops the managed TFLite interpreter does not implement: {string.Join(", ", missing)}. " +
                 "Custom ops (Flex, Signal, ...) need their own kernels; re-convert with builtin ops only, or run the model with TFLite.", model.Path);
         _kernels = _graph.Operators.Select(o => TfLiteKernels.Registry[model.OpCodeOf(o).Builtin]).ToArray();
+        OpStates = new object?[_graph.Operators.Count];
 
         _constants = new Tensor?[_graph.Tensors.Count];
         _state = new Tensor?[_graph.Tensors.Count];
@@ -128,6 +132,17 @@ public sealed class TfLiteSession : IInferenceSession
 
     public TfLiteModel Model { get; }
     public TfLiteSessionOptions Options { get; }
+
+    /// <summary>Kernel state per operator index (see <see cref="OpContext.Cached{T}"/>).</summary>
+    internal object?[] OpStates { get; }
+
+    /// <summary>
+    /// With <see cref="TfLiteSessionOptions.ProfileOps"/>: per op name, the number of kernel calls and their total
+    /// wall time in milliseconds over all runs so far. Empty otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<string, (int Calls, double Milliseconds)> OpProfile => _profile;
+
+    private readonly Dictionary<string, (int Calls, double Milliseconds)> _profile = new(StringComparer.Ordinal);
     public IReadOnlyList<TfLiteTensor> Inputs { get; }
     public IReadOnlyList<TfLiteTensor> Outputs { get; }
 
@@ -176,7 +191,15 @@ public sealed class TfLiteSession : IInferenceSession
             var ctx = new OpContext(Model, _graph, _graph.Operators[o], values, this);
             try
             {
-                _kernels[o](ctx);
+                if (Options.ProfileOps)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    _kernels[o](ctx);
+                    double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    _profile.TryGetValue(ctx.Code.Name, out var p);
+                    _profile[ctx.Code.Name] = (p.Calls + 1, p.Milliseconds + ms);
+                }
+                else _kernels[o](ctx);
             }
             catch (Exception ex) when (ex is InvalidOperationException or InvalidCastException or IndexOutOfRangeException or ArgumentException or OverflowException)
             {

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ModelOps.Core.Formats.TfLite.Schema;
 using ModelOps.Core.Protos;
 using Tensor = ModelOps.Core.Tensors.Tensor;
@@ -90,6 +92,196 @@ internal static class Convolution
                 : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)acc + (int)_bias[c]), _mul[c], _shift[c]);
             return Math.Clamp(v + _zeroPoint, _min, _max);
         }
+
+        /// <summary><see cref="Apply"/> for a 32-bit accumulator of an 8-bit kernel (never the wide path).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public int ApplyNarrow(int acc, int c) =>
+            Math.Clamp(QuantMath.MultiplyByQuantizedMultiplier(unchecked(acc + (int)_bias[c]), _mul[c], _shift[c]) + _zeroPoint, _min, _max);
+    }
+
+    /// <summary>
+    /// An 8-bit filter as int16 rows [OC, K] with its zero point removed, on AVX2 machines also repacked in k pairs
+    /// (<see cref="IntDot.PackPairs"/>), and the op's output stage; kept per session.
+    /// </summary>
+    private sealed class PackedFilter
+    {
+        public PackedFilter(short[] filter, int rows, OutputStage stage)
+        {
+            Filter = filter;
+            Stage = stage;
+            int k = rows == 0 ? 0 : filter.Length / rows;
+            if (Avx2.IsSupported) Pairs = IntDot.PackPairs(filter, rows, k, out RowsPadded);
+        }
+
+        public readonly short[] Filter;
+        public readonly short[]? Pairs;
+        public readonly int RowsPadded;
+        public readonly OutputStage Stage;
+    }
+
+    /// <summary>A depthwise filter [KH, KW, OC] as int32 with its zero point removed, and the op's output stage.</summary>
+    private sealed record PackedDepthwise(int[] Filter, OutputStage Stage);
+
+    private readonly record struct ConvGeometry(int N, int IH, int IW, int IC, int OH, int OW, int OC, int KH, int KW,
+        int SH, int SW, int DH, int DW, int PadH, int PadW);
+
+    /// <summary>
+    /// 8-bit CONV_2D (one group) as an integer GEMM: per output pixel, the receptive field as one int16 row (im2col;
+    /// taps outside the input are 0, i.e. contribute nothing, as TFLite skips them) — or the input pixel itself for
+    /// 1×1 filters — times the filter rows. AVX2: 4 pixels × 8 channels per block, channels in the vector lanes;
+    /// otherwise 1 pixel × 4 channels dot products. x has the input zero point removed and one spare element.
+    /// </summary>
+    private static int[] Conv2DInt8(ConvGeometry g, short[] x, PackedFilter st)
+    {
+        int k = g.KH * g.KW * g.IC, oc = g.OC, kp = (k + 1) & ~1;
+        bool direct = g.KH == 1 && g.KW == 1; // 1×1: SAME and VALID both pad 0, every tap is inside the input
+        int pixels = g.N * g.OH * g.OW;
+        var res = new int[pixels * oc];
+        var stage = st.Stage;
+        var col = direct ? Array.Empty<short>() : new short[4 * kp];
+        var rowAt = new int[4];
+
+        // Row of output pixel p: its offset in x (1×1) or in col (slot s, im2col filled here).
+        int Row(int p, int slot)
+        {
+            int b = p / (g.OH * g.OW), oy = p / g.OW % g.OH, ox = p % g.OW;
+            int iy0 = oy * g.SH - g.PadH, ix0 = ox * g.SW - g.PadW;
+            if (direct) return ((b * g.IH + iy0) * g.IW + ix0) * g.IC;
+            int o = slot * kp;
+            for (int ky = 0, q = o; ky < g.KH; ky++)
+            {
+                int iy = iy0 + ky * g.DH;
+                bool rowIn = (uint)iy < (uint)g.IH;
+                for (int kx = 0; kx < g.KW; kx++, q += g.IC)
+                {
+                    int ix = ix0 + kx * g.DW;
+                    if (rowIn && (uint)ix < (uint)g.IW) Array.Copy(x, ((b * g.IH + iy) * g.IW + ix) * g.IC, col, q, g.IC);
+                    else Array.Clear(col, q, g.IC);
+                }
+            }
+            return o;
+        }
+
+        short[] src = direct ? x : col;
+        if (st.Pairs is { } packed)
+        {
+            int rp = st.RowsPadded, pairs = kp / 2;
+            var acc = new int[4 * rp];
+            ref short fb = ref packed[0];
+            for (int p0 = 0; p0 < pixels; p0 += 4)
+            {
+                int count = Math.Min(4, pixels - p0);
+                for (int s = 0; s < 4; s++) rowAt[s] = s < count ? Row(p0 + s, s) : rowAt[0];
+                for (int cb = 0; cb < rp; cb += 8)
+                {
+                    var tile = new Span<int>(acc, 0, 32);
+                    IntDot.Gemm4x8(ref src[rowAt[0]], ref src[rowAt[1]], ref src[rowAt[2]], ref src[rowAt[3]], ref packed[cb * 2], pairs, rp, ref tile[0]);
+                    int n = Math.Min(8, oc - cb);
+                    for (int s = 0; s < count; s++)
+                    {
+                        int ro = (p0 + s) * oc + cb;
+                        for (int j = 0; j < n; j++) res[ro + j] = stage.ApplyNarrow(acc[s * 8 + j], cb + j);
+                    }
+                }
+            }
+            return res;
+        }
+
+        short[] f = st.Filter;
+        Span<int> r4 = stackalloc int[4];
+        for (int p = 0; p < pixels; p++)
+        {
+            ref short xrow = ref src[Row(p, 0)];
+            int ro = p * oc, c = 0;
+            for (; c <= oc - 4; c += 4)
+            {
+                IntDot.Dot4(ref xrow, ref f[c * k], k, k, r4);
+                for (int j = 0; j < 4; j++) res[ro + c + j] = stage.ApplyNarrow(r4[j], c + j);
+            }
+            for (; c < oc; c++) res[ro + c] = stage.ApplyNarrow(IntDot.Dot(ref xrow, ref f[c * k], k), c);
+        }
+        return res;
+    }
+
+    /// <summary>First and one-past-last filter tap t with start + t·dilation inside [0, size).</summary>
+    private static (int Lo, int Hi) Taps(int start, int dilation, int k, int size)
+    {
+        int lo = 0, hi = k;
+        while (lo < k && start + lo * dilation < 0) lo++;
+        while (hi > lo && start + (hi - 1) * dilation >= size) hi--;
+        return (lo, hi);
+    }
+
+    /// <summary>
+    /// 8-bit DEPTHWISE_CONV_2D: per output pixel and block of channels (NHWC keeps a pixel's channels together), the
+    /// products x·f of the taps inside the input summed in vector lanes; taps outside are skipped as in TFLite. With
+    /// a depth multiplier m the input is first spread so that output channel c reads input channel c/m.
+    /// </summary>
+    private static int[] DepthwiseInt8(ConvGeometry g, int[] x, PackedDepthwise st)
+    {
+        int oc = g.OC, mult = oc / g.IC;
+        if (mult != 1)
+        {
+            var spread = new int[g.N * g.IH * g.IW * oc];
+            for (int p = 0, q = 0; q < spread.Length; p += g.IC)
+                for (int c = 0; c < oc; c++) spread[q++] = x[p + c / mult];
+            x = spread;
+        }
+        var res = new int[g.N * g.OH * g.OW * oc];
+        var acc = new int[oc];
+        int[] f = st.Filter;
+        var stage = st.Stage;
+        ref int xr = ref x[0], fr = ref f[0], ar = ref acc[0];
+        for (int b = 0; b < g.N; b++)
+            for (int oy = 0; oy < g.OH; oy++)
+            {
+                int iy0 = oy * g.SH - g.PadH;
+                var (ky0, ky1) = Taps(iy0, g.DH, g.KH, g.IH);
+                for (int ox = 0; ox < g.OW; ox++)
+                {
+                    int ix0 = ox * g.SW - g.PadW;
+                    var (kx0, kx1) = Taps(ix0, g.DW, g.KW, g.IW);
+                    int c = 0;
+                    unchecked
+                    {
+                        if (Vector256.IsHardwareAccelerated)
+                            for (; c <= oc - 8; c += 8)
+                            {
+                                var a = Vector256<int>.Zero;
+                                for (int ky = ky0; ky < ky1; ky++)
+                                    for (int kx = kx0; kx < kx1; kx++)
+                                    {
+                                        int xo = ((b * g.IH + iy0 + ky * g.DH) * g.IW + ix0 + kx * g.DW) * oc + c, fo = (ky * g.KW + kx) * oc + c;
+                                        a += Vector256.LoadUnsafe(ref xr, (nuint)xo) * Vector256.LoadUnsafe(ref fr, (nuint)fo);
+                                    }
+                                a.StoreUnsafe(ref ar, (nuint)c);
+                            }
+                        if (Vector128.IsHardwareAccelerated)
+                            for (; c <= oc - 4; c += 4)
+                            {
+                                var a = Vector128<int>.Zero;
+                                for (int ky = ky0; ky < ky1; ky++)
+                                    for (int kx = kx0; kx < kx1; kx++)
+                                    {
+                                        int xo = ((b * g.IH + iy0 + ky * g.DH) * g.IW + ix0 + kx * g.DW) * oc + c, fo = (ky * g.KW + kx) * oc + c;
+                                        a += Vector128.LoadUnsafe(ref xr, (nuint)xo) * Vector128.LoadUnsafe(ref fr, (nuint)fo);
+                                    }
+                                a.StoreUnsafe(ref ar, (nuint)c);
+                            }
+                        for (; c < oc; c++)
+                        {
+                            int a = 0;
+                            for (int ky = ky0; ky < ky1; ky++)
+                                for (int kx = kx0; kx < kx1; kx++)
+                                    a += x[((b * g.IH + iy0 + ky * g.DH) * g.IW + ix0 + kx * g.DW) * oc + c] * f[(ky * g.KW + kx) * oc + c];
+                            acc[c] = a;
+                        }
+                    }
+                    int ro = ((b * g.OH + oy) * g.OW + ox) * oc;
+                    for (c = 0; c < oc; c++) res[ro + c] = stage.ApplyNarrow(acc[c], c);
+                }
+            }
+        return res;
     }
 
     private static void Conv2D(OpContext ctx)
@@ -143,6 +335,15 @@ internal static class Convolution
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
         bool wide = input.DType == DataType.DtInt16;
+        if (!wide && groups == 1 && total > 0 && kh * kw * ic > 0)
+        {
+            var st = ctx.Cached(filter, bias, () => new PackedFilter(
+                IntDot.Shorts(filter, filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0), oc,
+                new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false)));
+            var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
+            ctx.SetOutput(0, Ints.ToTensor(Conv2DInt8(geo, IntDot.Shorts(input, -qi.ZeroPoint, extra: 1), st), st.Stage.Type, shape));
+            return;
+        }
         var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), wide);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         int inOff = -qi.ZeroPoint, fOff = filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0;
@@ -224,6 +425,20 @@ internal static class Convolution
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
+        if (input.DType != DataType.DtInt16 && total > 0)
+        {
+            var st = ctx.Cached(filter, bias, () =>
+            {
+                int[] f = Ints.Of(filter);
+                if (filter.DType == DataType.DtUint8) for (int i = 0; i < f.Length; i++) f[i] -= qf.ZeroPoint;
+                return new PackedDepthwise(f, new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false));
+            });
+            int[] x = Ints.Of(input);
+            for (int i = 0; i < x.Length; i++) x[i] -= qi.ZeroPoint;
+            var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
+            ctx.SetOutput(0, Ints.ToTensor(DepthwiseInt8(geo, x, st), st.Stage.Type, shape));
+            return;
+        }
         var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), input.DType == DataType.DtInt16);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
@@ -284,6 +499,27 @@ internal static class Convolution
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
+        if (input.DType != DataType.DtInt16 && filter.DType is DataType.DtInt8 or DataType.DtUint8 && batches * units > 0)
+        {
+            var st = ctx.Cached(filter, bias, () => new PackedFilter(IntDot.Shorts(filter, -qf.ZeroPoint), units,
+                new OutputStage(ctx, act, bias, units, ChannelMultipliers(ctx, 1, units, perTensorPath: true), false)));
+            short[] xs = IntDot.Shorts(input, -qi.ZeroPoint);
+            var y = new int[batches * units];
+            Span<int> r4 = stackalloc int[4];
+            for (int bI = 0; bI < batches; bI++)
+            {
+                ref short xrow = ref xs[bI * depth];
+                int u = 0, yo = bI * units;
+                for (; u <= units - 4; u += 4)
+                {
+                    IntDot.Dot4(ref xrow, ref st.Filter[u * depth], depth, depth, r4);
+                    for (int j = 0; j < 4; j++) y[yo + u + j] = st.Stage.ApplyNarrow(r4[j], u + j);
+                }
+                for (; u < units; u++) y[yo + u] = st.Stage.ApplyNarrow(IntDot.Dot(ref xrow, ref st.Filter[u * depth], depth), u);
+            }
+            ctx.SetOutput(0, Ints.ToTensor(y, st.Stage.Type, shape));
+            return;
+        }
         var stage = new OutputStage(ctx, act, bias, units, ChannelMultipliers(ctx, 1, units, perTensorPath: true), input.DType == DataType.DtInt16);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
