@@ -327,6 +327,61 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>
+    /// Why FULLY_CONNECTED weights stay per tensor: TFLite 2.2's int8 FULLY_CONNECTED reads the filter's per-tensor
+    /// scale only. Given per-channel scales (the file still says version 6/4, as nothing in op_version.cc marks a
+    /// per-channel full-integer FULLY_CONNECTED for that runtime) it loads and runs, and every output is the output
+    /// zero point, as if the scale were 0: per-channel weights would silently compute nothing there.
+    /// </summary>
+    [SkippableFact]
+    public void FullyConnected_PerChannel_TfLite22IgnoresTheScales()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        float inScale = 0.05f, outScale = 0.1f;
+        var wScales = new List<float> { 0.01f, 0.02f, 0.04f };
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.INT8, new[] { 1, 4 });
+        x.Quantization = new QuantizationParametersT { Scale = new List<float> { inScale }, ZeroPoint = new List<long> { 0 } };
+        var w = g.AddTensor("w", TensorType.INT8, new[] { 3, 4 });
+        var wv = Tensor.Create(new sbyte[] { 10, -20, 30, 40, 50, 60, -70, 80, 90, 100, 110, -120 }, 3, 4);
+        w.Data = TensorBytes.ToBytes(wv);
+        w.Value = wv;
+        w.Quantization = new QuantizationParametersT { Scale = wScales, ZeroPoint = new List<long> { 0, 0, 0 }, QuantizedDimension = 0 };
+        var y = g.AddTensor("y", TensorType.INT8, new[] { 1, 3 });
+        y.Quantization = new QuantizationParametersT { Scale = new List<float> { outScale }, ZeroPoint = new List<long> { 0 } };
+        g.Inputs.Add(x.Index); g.InputKeys.Add("x"); g.Outputs.Add(y.Index); g.OutputKeys.Add("y");
+        g.Operators.Add(new TflOperator(BuiltinOperator.FULLY_CONNECTED, new[] { x.Index, w.Index }, new[] { y.Index },
+            BuiltinOptionsUnion.FromFullyConnectedOptions(new FullyConnectedOptionsT()), "fc"));
+        // No bias: version 6 (2.1.0) — still the per-tensor int8 kernel of 2.2.
+        TfLiteOpVersions.Assign(g);
+        var bytes = TfLiteWriter.Write(g, TfLiteOpVersions.MinimumRuntime(g), out _);
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-fc-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var input = Tensor.Create(new sbyte[] { 20, -10, 5, 7 }, 1, 4);
+            var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { input });
+            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, bytes), options: TfLiteSessionOptions.TfLite22);
+            var perChannel = ours.Run(new Dictionary<string, Tensor> { ["x"] = input })["y"];
+            var xs = new[] { 20, -10, 5, 7 };
+            var ws = wv.As<sbyte>();
+            for (int c = 0; c < 3; c++)
+            {
+                int acc = 0;
+                for (int k = 0; k < 4; k++) acc += xs[k] * ws[c * 4 + k];
+                double expected = Math.Round(acc * (double)inScale * wScales[c] / outScale, MidpointRounding.AwayFromZero);
+                log.WriteLine($"channel {c}: acc {acc}, TFLite 2.2 {rt[0].Data[c]}, our per-channel kernel {perChannel.GetDouble(c)} (real {expected})");
+                Assert.Equal(expected, perChannel.GetDouble(c));
+                Assert.Equal(0, rt[0].Data[c]); // the output zero point
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     /// <summary>The graph, calibration samples (the input plus 3 perturbed copies), output names.</summary>
     private static (Protos.GraphDef Graph, List<IReadOnlyDictionary<string, Tensor>> Samples, List<string>? Outputs) Load(string model)
     {
