@@ -131,12 +131,11 @@ internal static class Convolution
     /// 1×1 filters — times the filter rows. AVX2: 4 pixels × 8 channels per block, channels in the vector lanes;
     /// otherwise 1 pixel × 4 channels dot products. x has the input zero point removed and one spare element.
     /// </summary>
-    private static int[] Conv2DInt8(ConvGeometry g, short[] x, PackedFilter st)
+    private static void Conv2DInt8(ConvGeometry g, short[] x, PackedFilter st, Span<byte> res)
     {
         int k = g.KH * g.KW * g.IC, oc = g.OC, kp = (k + 1) & ~1;
         bool direct = g.KH == 1 && g.KW == 1; // 1×1: SAME and VALID both pad 0, every tap is inside the input
         int pixels = g.N * g.OH * g.OW;
-        var res = new int[pixels * oc];
         var stage = st.Stage;
         var col = direct ? Array.Empty<short>() : new short[4 * kp];
         var rowAt = new int[4];
@@ -180,11 +179,11 @@ internal static class Convolution
                     for (int s = 0; s < count; s++)
                     {
                         int ro = (p0 + s) * oc + cb;
-                        for (int j = 0; j < n; j++) res[ro + j] = stage.ApplyNarrow(acc[s * 8 + j], cb + j);
+                        for (int j = 0; j < n; j++) res[ro + j] = unchecked((byte)stage.ApplyNarrow(acc[s * 8 + j], cb + j));
                     }
                 }
             }
-            return res;
+            return;
         }
 
         short[] f = st.Filter;
@@ -196,12 +195,16 @@ internal static class Convolution
             for (; c <= oc - 4; c += 4)
             {
                 IntDot.Dot4(ref xrow, ref f[c * k], k, k, r4);
-                for (int j = 0; j < 4; j++) res[ro + c + j] = stage.ApplyNarrow(r4[j], c + j);
+                for (int j = 0; j < 4; j++) res[ro + c + j] = unchecked((byte)stage.ApplyNarrow(r4[j], c + j));
             }
-            for (; c < oc; c++) res[ro + c] = stage.ApplyNarrow(IntDot.Dot(ref xrow, ref f[c * k], k), c);
+            for (; c < oc; c++) res[ro + c] = unchecked((byte)stage.ApplyNarrow(IntDot.Dot(ref xrow, ref f[c * k], k), c));
         }
-        return res;
     }
+
+    /// <summary>The output array of an 8-bit kernel (sbyte[] or byte[]); the kernels write its bytes (<see cref="Bytes"/>).</summary>
+    private static Array Output8(DataType t, int length) => t == DataType.DtInt8 ? new sbyte[length] : new byte[length];
+
+    private static Span<byte> Bytes(Array a) => a is sbyte[] s ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.AsSpan()) : ((byte[])a).AsSpan();
 
     /// <summary>First and one-past-last filter tap t with start + t·dilation inside [0, size).</summary>
     private static (int Lo, int Hi) Taps(int start, int dilation, int k, int size)
@@ -217,7 +220,7 @@ internal static class Convolution
     /// products x·f of the taps inside the input summed in vector lanes; taps outside are skipped as in TFLite. With
     /// a depth multiplier m the input is first spread so that output channel c reads input channel c/m.
     /// </summary>
-    private static int[] DepthwiseInt8(ConvGeometry g, int[] x, PackedDepthwise st)
+    private static void DepthwiseInt8(ConvGeometry g, int[] x, PackedDepthwise st, Span<byte> res)
     {
         int oc = g.OC, mult = oc / g.IC;
         if (mult != 1)
@@ -227,7 +230,6 @@ internal static class Convolution
                 for (int c = 0; c < oc; c++) spread[q++] = x[p + c / mult];
             x = spread;
         }
-        var res = new int[g.N * g.OH * g.OW * oc];
         var acc = new int[oc];
         int[] f = st.Filter;
         var stage = st.Stage;
@@ -278,10 +280,9 @@ internal static class Convolution
                         }
                     }
                     int ro = ((b * g.OH + oy) * g.OW + ox) * oc;
-                    for (c = 0; c < oc; c++) res[ro + c] = stage.ApplyNarrow(acc[c], c);
+                    for (c = 0; c < oc; c++) res[ro + c] = unchecked((byte)stage.ApplyNarrow(acc[c], c));
                 }
             }
-        return res;
     }
 
     private static void Conv2D(OpContext ctx)
@@ -335,13 +336,15 @@ internal static class Convolution
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
         bool wide = input.DType == DataType.DtInt16;
-        if (!wide && groups == 1 && total > 0 && kh * kw * ic > 0)
+        if (!wide && groups == 1 && total > 0 && kh * kw * ic > 0 && ctx.OutputType() == input.DType)
         {
             var st = ctx.Cached(filter, bias, () => new PackedFilter(
                 IntDot.Shorts(filter, filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0), oc,
                 new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false)));
             var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
-            ctx.SetOutput(0, Ints.ToTensor(Conv2DInt8(geo, IntDot.Shorts(input, -qi.ZeroPoint, extra: 1), st), st.Stage.Type, shape));
+            var data = Output8(input.DType, total);
+            Conv2DInt8(geo, IntDot.ShortsScratch(input, -qi.ZeroPoint, extra: 1), st, Bytes(data));
+            ctx.SetOutput(0, new Tensor(input.DType, shape, data));
             return;
         }
         var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), wide);
@@ -425,7 +428,7 @@ internal static class Convolution
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
-        if (input.DType != DataType.DtInt16 && total > 0)
+        if (input.DType != DataType.DtInt16 && total > 0 && ctx.OutputType() == input.DType)
         {
             var st = ctx.Cached(filter, bias, () =>
             {
@@ -433,10 +436,11 @@ internal static class Convolution
                 if (filter.DType == DataType.DtUint8) for (int i = 0; i < f.Length; i++) f[i] -= qf.ZeroPoint;
                 return new PackedDepthwise(f, new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false));
             });
-            int[] x = Ints.Of(input);
-            for (int i = 0; i < x.Length; i++) x[i] -= qi.ZeroPoint;
+            int[] x = IntDot.IntsScratch(input, -qi.ZeroPoint);
             var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
-            ctx.SetOutput(0, Ints.ToTensor(DepthwiseInt8(geo, x, st), st.Stage.Type, shape));
+            var data = Output8(input.DType, total);
+            DepthwiseInt8(geo, x, st, Bytes(data));
+            ctx.SetOutput(0, new Tensor(input.DType, shape, data));
             return;
         }
         var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), input.DType == DataType.DtInt16);
@@ -499,12 +503,13 @@ internal static class Convolution
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
         QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
-        if (input.DType != DataType.DtInt16 && filter.DType is DataType.DtInt8 or DataType.DtUint8 && batches * units > 0)
+        if (input.DType != DataType.DtInt16 && filter.DType is DataType.DtInt8 or DataType.DtUint8 && batches * units > 0 && ctx.OutputType() == input.DType)
         {
             var st = ctx.Cached(filter, bias, () => new PackedFilter(IntDot.Shorts(filter, -qf.ZeroPoint), units,
                 new OutputStage(ctx, act, bias, units, ChannelMultipliers(ctx, 1, units, perTensorPath: true), false)));
-            short[] xs = IntDot.Shorts(input, -qi.ZeroPoint);
-            var y = new int[batches * units];
+            short[] xs = IntDot.ShortsScratch(input, -qi.ZeroPoint);
+            var data = Output8(input.DType, batches * units);
+            var y = Bytes(data);
             Span<int> r4 = stackalloc int[4];
             for (int bI = 0; bI < batches; bI++)
             {
@@ -513,11 +518,11 @@ internal static class Convolution
                 for (; u <= units - 4; u += 4)
                 {
                     IntDot.Dot4(ref xrow, ref st.Filter[u * depth], depth, depth, r4);
-                    for (int j = 0; j < 4; j++) y[yo + u + j] = st.Stage.ApplyNarrow(r4[j], u + j);
+                    for (int j = 0; j < 4; j++) y[yo + u + j] = unchecked((byte)st.Stage.ApplyNarrow(r4[j], u + j));
                 }
-                for (; u < units; u++) y[yo + u] = st.Stage.ApplyNarrow(IntDot.Dot(ref xrow, ref st.Filter[u * depth], depth), u);
+                for (; u < units; u++) y[yo + u] = unchecked((byte)st.Stage.ApplyNarrow(IntDot.Dot(ref xrow, ref st.Filter[u * depth], depth), u));
             }
-            ctx.SetOutput(0, Ints.ToTensor(y, st.Stage.Type, shape));
+            ctx.SetOutput(0, new Tensor(input.DType, shape, data));
             return;
         }
         var stage = new OutputStage(ctx, act, bias, units, ChannelMultipliers(ctx, 1, units, perTensorPath: true), input.DType == DataType.DtInt16);

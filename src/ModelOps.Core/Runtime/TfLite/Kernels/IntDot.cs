@@ -29,6 +29,43 @@ internal static class IntDot
         return r;
     }
 
+    [ThreadStatic] private static short[]? t_shorts;
+    [ThreadStatic] private static int[]? t_ints;
+
+    /// <summary>
+    /// As <see cref="Shorts"/>, into this thread's scratch buffer (reused by the next call on the thread, so only for
+    /// an input the calling kernel consumes before it returns); the buffer may be longer than asked.
+    /// </summary>
+    public static short[] ShortsScratch(Tensor t, int offset, int extra = 0)
+    {
+        int n = t.Length;
+        var r = t_shorts;
+        if (r is null || r.Length < n + extra) t_shorts = r = new short[n + extra];
+        switch (t.Data)
+        {
+            case sbyte[] a when t.DType == DataType.DtInt8: for (int i = 0; i < n; i++) r[i] = (short)(a[i] + offset); break;
+            case byte[] a when t.DType == DataType.DtUint8: for (int i = 0; i < n; i++) r[i] = (short)(a[i] + offset); break;
+            default: throw new InvalidOperationException($"{t.DType} is not an 8-bit integer type");
+        }
+        Array.Clear(r, n, extra);
+        return r;
+    }
+
+    /// <summary>8-bit tensor values + offset as int32, into this thread's scratch buffer (see <see cref="ShortsScratch"/>).</summary>
+    public static int[] IntsScratch(Tensor t, int offset)
+    {
+        int n = t.Length;
+        var r = t_ints;
+        if (r is null || r.Length < n) t_ints = r = new int[n];
+        switch (t.Data)
+        {
+            case sbyte[] a when t.DType == DataType.DtInt8: for (int i = 0; i < n; i++) r[i] = a[i] + offset; break;
+            case byte[] a when t.DType == DataType.DtUint8: for (int i = 0; i < n; i++) r[i] = a[i] + offset; break;
+            default: throw new InvalidOperationException($"{t.DType} is not an 8-bit integer type");
+        }
+        return r;
+    }
+
     /// <summary>Σ x[k]·f[k] for k &lt; len.</summary>
     public static int Dot(ref short x, ref short f, int len)
     {
