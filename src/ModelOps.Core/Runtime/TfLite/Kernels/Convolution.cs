@@ -93,6 +93,58 @@ internal static class Convolution
             return Math.Clamp(v + _zeroPoint, _min, _max);
         }
 
+        /// <summary>
+        /// Per-channel tables for <see cref="ApplyNarrow8"/> (AVX2 only, and only when every shift is within ±31 and
+        /// every multiplier non-negative, where the lane arithmetic below equals the scalar one), padded to 8.
+        /// </summary>
+        private int[]? _vMul, _vLeft, _vRight, _vBias;
+
+        public bool CanVector => _vMul is not null;
+
+        /// <summary>Builds the vector tables when the machine and the multipliers allow (call once, after construction).</summary>
+        public OutputStage WithVectorTables()
+        {
+            if (!Avx2.IsSupported || _wide) return this;
+            int n = _mul.Length, padded = (n + 7) & ~7;
+            for (int c = 0; c < n; c++)
+                if (_mul[c] < 0 || _shift[c] > 31 || _shift[c] < -31) return this;
+            _vMul = new int[padded]; _vLeft = new int[padded]; _vRight = new int[padded]; _vBias = new int[padded];
+            for (int c = 0; c < n; c++)
+            {
+                _vMul[c] = _mul[c];
+                _vLeft[c] = Math.Max(_shift[c], 0);
+                _vRight[c] = Math.Max(-_shift[c], 0);
+                _vBias[c] = unchecked((int)_bias[c]);
+            }
+            return this;
+        }
+
+        /// <summary>
+        /// <see cref="ApplyNarrow"/> on 8 channels c..c+7 at once (AVX2), the first <paramref name="count"/> results
+        /// stored as bytes. SaturatingRoundingDoublingHighMul: with a non-negative multiplier its saturating case
+        /// cannot occur, and (a·b + nudge) / 2³¹ truncated equals ⌊(a·b + 2³⁰) / 2³¹⌋ for either sign of a·b — the
+        /// low 32 bits of a 64-bit shift. RoundingDivideByPOT: arithmetic shift + 1 where the remainder passes the
+        /// threshold, as the scalar code.
+        /// </summary>
+        public void ApplyNarrow8(Vector256<int> acc, int c, Span<byte> dst, int count)
+        {
+            var x = Avx2.Add(acc, Vector256.LoadUnsafe(ref _vBias![0], (nuint)c));
+            x = Avx2.ShiftLeftLogicalVariable(x, Vector256.LoadUnsafe(ref _vLeft![0], (nuint)c).AsUInt32());
+            var m = Vector256.LoadUnsafe(ref _vMul![0], (nuint)c);
+            var half = Vector256.Create(1L << 30);
+            var even = Avx2.ShiftRightLogical(Avx2.Add(Avx2.Multiply(x, m), half), 31).AsInt32();
+            var odd = Avx2.ShiftRightLogical(Avx2.Add(Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), Avx2.ShiftRightLogical(m.AsInt64(), 32).AsInt32()), half), 31).AsInt32();
+            // even holds lane results in its even int32 slots, odd in its even slots too: interleave odd into the odd slots.
+            var h = Avx2.Blend(even, Avx2.ShiftLeftLogical(odd.AsInt64(), 32).AsInt32(), 0b1010_1010);
+            var e = Vector256.LoadUnsafe(ref _vRight![0], (nuint)c).AsUInt32();
+            var mask = Avx2.Subtract(Avx2.ShiftLeftLogicalVariable(Vector256.Create(1), e), Vector256.Create(1));
+            var remainder = Avx2.And(h, mask);
+            var threshold = Avx2.Subtract(Avx2.ShiftRightArithmetic(mask, 1), Avx2.CompareGreaterThan(Vector256<int>.Zero, h));
+            var r = Avx2.Subtract(Avx2.ShiftRightArithmeticVariable(h, e), Avx2.CompareGreaterThan(remainder, threshold));
+            r = Avx2.Min(Avx2.Max(Avx2.Add(r, Vector256.Create(_zeroPoint)), Vector256.Create(_min)), Vector256.Create(_max));
+            for (int j = 0; j < count; j++) dst[j] = unchecked((byte)r.GetElement(j));
+        }
+
         /// <summary><see cref="Apply"/> for a 32-bit accumulator of an 8-bit kernel (never the wide path).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public int ApplyNarrow(int acc, int c) =>
@@ -179,7 +231,8 @@ internal static class Convolution
                     for (int s = 0; s < count; s++)
                     {
                         int ro = (p0 + s) * oc + cb;
-                        for (int j = 0; j < n; j++) res[ro + j] = unchecked((byte)stage.ApplyNarrow(acc[s * 8 + j], cb + j));
+                        if (stage.CanVector) stage.ApplyNarrow8(Vector256.LoadUnsafe(ref acc[0], (nuint)(s * 8)), cb, res.Slice(ro, n), n);
+                        else for (int j = 0; j < n; j++) res[ro + j] = unchecked((byte)stage.ApplyNarrow(acc[s * 8 + j], cb + j));
                     }
                 }
             }
@@ -243,7 +296,7 @@ internal static class Convolution
                 {
                     int ix0 = ox * g.SW - g.PadW;
                     var (kx0, kx1) = Taps(ix0, g.DW, g.KW, g.IW);
-                    int c = 0;
+                    int c = 0, vectorDone = 0;
                     unchecked
                     {
                         if (Vector256.IsHardwareAccelerated)
@@ -256,8 +309,10 @@ internal static class Convolution
                                         int xo = ((b * g.IH + iy0 + ky * g.DH) * g.IW + ix0 + kx * g.DW) * oc + c, fo = (ky * g.KW + kx) * oc + c;
                                         a += Vector256.LoadUnsafe(ref xr, (nuint)xo) * Vector256.LoadUnsafe(ref fr, (nuint)fo);
                                     }
-                                a.StoreUnsafe(ref ar, (nuint)c);
+                                if (stage.CanVector) stage.ApplyNarrow8(a, c, res.Slice(((b * g.OH + oy) * g.OW + ox) * oc + c, 8), 8);
+                                else a.StoreUnsafe(ref ar, (nuint)c);
                             }
+                        if (stage.CanVector) vectorDone = c;
                         if (Vector128.IsHardwareAccelerated)
                             for (; c <= oc - 4; c += 4)
                             {
@@ -280,7 +335,7 @@ internal static class Convolution
                         }
                     }
                     int ro = ((b * g.OH + oy) * g.OW + ox) * oc;
-                    for (c = 0; c < oc; c++) res[ro + c] = unchecked((byte)stage.ApplyNarrow(acc[c], c));
+                    for (c = vectorDone; c < oc; c++) res[ro + c] = unchecked((byte)stage.ApplyNarrow(acc[c], c));
                 }
             }
     }
@@ -340,7 +395,7 @@ internal static class Convolution
         {
             var st = ctx.Cached(filter, bias, () => new PackedFilter(
                 IntDot.Shorts(filter, filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0), oc,
-                new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false)));
+                new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false).WithVectorTables()));
             var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
             var data = Output8(input.DType, total);
             Conv2DInt8(geo, IntDot.ShortsScratch(input, -qi.ZeroPoint, extra: 1), st, Bytes(data));
@@ -434,7 +489,7 @@ internal static class Convolution
             {
                 int[] f = Ints.Of(filter);
                 if (filter.DType == DataType.DtUint8) for (int i = 0; i < f.Length; i++) f[i] -= qf.ZeroPoint;
-                return new PackedDepthwise(f, new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false));
+                return new PackedDepthwise(f, new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), false).WithVectorTables());
             });
             int[] x = IntDot.IntsScratch(input, -qi.ZeroPoint);
             var geo = new ConvGeometry(n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, padH, padW);
