@@ -11,7 +11,8 @@ namespace ModelOps.Core.Converters.TfLite;
 /// <summary>
 /// Full-integer post-training quantization (TFLite quantization spec): activations asymmetric int8 per tensor
 /// from the ranges observed while the float model runs on the calibration samples; weights of CONV_2D /
-/// DEPTHWISE_CONV_2D symmetric int8 per output channel, of FULLY_CONNECTED per tensor; biases int32 with
+/// DEPTHWISE_CONV_2D symmetric int8 per output channel, of FULLY_CONNECTED per tensor (TFLite 2.2's int8
+/// FULLY_CONNECTED reads one filter scale only and outputs the zero point given several); biases int32 with
 /// scale = input scale × weight scale; fixed output parameters for LOGISTIC / SOFTMAX / TANH; ops that only move
 /// values keep their input's parameters; ops without an int8 kernel run in float between DEQUANTIZE / QUANTIZE.
 /// </summary>
