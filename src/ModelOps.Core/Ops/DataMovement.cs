@@ -66,32 +66,36 @@ internal static class DataMovement
     /// src[base + Σ c[d]·step[d]], copied directly (no index map): dimensions that are contiguous
     /// in both are merged first and unit-step innermost runs are block copies.
     /// </summary>
-    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step)
+    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc = null)
     {
         if (src.DType.Lanes() != 1) return Take(src, StridedIndex(outShape, baseOffset, step), outShape);
         return src.Data switch
         {
-            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
             _ => Take(src, StridedIndex(outShape, baseOffset, step), outShape),
         };
     }
 
+    /// <summary>A new T[n] for an output: from the kernel's buffer pool when <paramref name="alloc"/> is given, else allocated.</summary>
+    private static T[] NewArray<T>(KernelContext? alloc, int n, bool clear) where T : unmanaged =>
+        alloc is null ? new T[n] : alloc.Allocate<T>(n, clear);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
+    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = new T[n];
+        var dst = NewArray<T>(alloc, n, clear: false); // every element is written below
         if (n == 0) return dst;
         // Drop size-1 dims, merge d into d+1 when step[d] == step[d+1]·size[d+1].
         var dims = new List<int>(outShape.Length);
@@ -138,10 +142,10 @@ internal static class DataMovement
     /// into place; the rest of the output holds <paramref name="fill"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill)
+    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill, KernelContext? alloc = null)
     {
         int n = Count(outShape);
-        var dst = new float[n];
+        var dst = NewArray<float>(alloc, n, clear: fill == 0);
         if (fill != 0) Array.Fill(dst, fill);
         int rank = inShape.Length;
         int rows = Count(inShape.AsSpan(0, rank - 1));
@@ -234,10 +238,16 @@ internal static class DataMovement
     }
 
     /// <summary>Concatenates tensors along an axis with block copies (any dtype).</summary>
-    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape)
+    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape, KernelContext? alloc = null)
     {
         var first = parts[0];
-        Array dst = Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape));
+        // The parts cover the whole output, so a pooled array need not be cleared.
+        Array dst = first.Data switch
+        {
+            float[] when alloc is not null => alloc.Allocate<float>(Count(outShape), clear: false),
+            int[] when alloc is not null => alloc.Allocate<int>(Count(outShape), clear: false),
+            _ => Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape)),
+        };
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= outShape[d];
         long inner = 1;
