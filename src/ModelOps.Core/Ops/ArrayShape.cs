@@ -57,7 +57,7 @@ public sealed partial class ArrayShape : OpFamily
             int num = (int)ctx.Int("num", x.Shape[axis]);
             if (num != x.Shape[axis]) throw ctx.Error($"unpacks {num} tensors from dimension {axis} of size {x.Shape[axis]}.");
             var shape = x.Shape.Where((_, i) => i != axis).ToArray();
-            for (int i = 0; i < num; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i, 1).Reshape(shape));
+            for (int i = 0; i < num; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i, 1, ctx).Reshape(shape));
         });
         r.Add("Split", ctx =>
         {
@@ -66,7 +66,7 @@ public sealed partial class ArrayShape : OpFamily
             int n = (int)ctx.Int("num_split");
             if (n <= 0 || x.Shape[axis] % n != 0) throw ctx.Error($"splits dimension {axis} of size {x.Shape[axis]} into {n} equal parts.");
             int size = x.Shape[axis] / n;
-            for (int i = 0; i < n; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i * size, size));
+            for (int i = 0; i < n; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i * size, size, ctx));
         });
         r.Add("SplitV", ctx =>
         {
@@ -79,7 +79,7 @@ public sealed partial class ArrayShape : OpFamily
             if (sizes.Any(s => s < 0) || sizes.Sum() != x.Shape[axis] || sizes.Count(s => s == -1) > 1)
                 throw ctx.Error($"has size_splits [{string.Join(",", ctx.Input(1).ToInt64Array())}] that do not add up to dimension {axis} of size {x.Shape[axis]}.");
             int start = 0;
-            for (int i = 0; i < sizes.Length; i++) { ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, start, (int)sizes[i])); start += (int)sizes[i]; }
+            for (int i = 0; i < sizes.Length; i++) { ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, start, (int)sizes[i], ctx)); start += (int)sizes[i]; }
         });
         r.Add("Slice", Slice);
         r.Add("StridedSlice", StridedSlice);

@@ -266,11 +266,14 @@ internal static class DataMovement
     }
 
     /// <summary>Slices [start, start+size) along an axis with block copies.</summary>
-    public static Tensor SliceAxis(Tensor t, int axis, int start, int size)
+    public static Tensor SliceAxis(Tensor t, int axis, int start, int size, KernelContext? alloc = null)
     {
         var shape = (int[])t.Shape.Clone();
         shape[axis] = size;
-        Array dst = Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
+        // Every element of the slice is copied below, so a pooled array need not be cleared.
+        Array dst = t.Data is float[] && alloc is not null
+            ? alloc.Allocate<float>(Count(shape), clear: false)
+            : Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= t.Shape[d];
         long inner = 1;

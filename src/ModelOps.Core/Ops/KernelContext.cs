@@ -94,6 +94,15 @@ public sealed class EngineOptions
     /// <summary>Threads kernels may use (1 = single-threaded). Defaults to the processor count.</summary>
     public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Intermediate arrays are recycled through a per-plan buffer pool (and element-wise ops run in place
+    /// at their input's last use). The pool holds, in use and free together, at most this multiple of
+    /// the bytes its previous run had in use at once: larger keeps more arrays between runs (fewer
+    /// allocations, more memory held), <see cref="double.PositiveInfinity"/> keeps all. 0 turns pooling
+    /// and in-place reuse off (every kernel allocates its outputs).
+    /// </summary>
+    public double PoolHoldFactor { get; init; } = 2.0;
+
     /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
     public Runtime.OpProfile? Profile { get; init; }
 }

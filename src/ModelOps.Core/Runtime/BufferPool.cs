@@ -27,6 +27,8 @@ internal sealed class BufferPool
     {
         public readonly Stack<Array> Free = new();
         public int LastRun;
+        /// <summary>Rents of this size in the previous run and so far in this one (plans are deterministic for fixed shapes).</summary>
+        public int RentsLastRun, RentsThisRun;
     }
 
     private readonly Dictionary<(Type, int), Bucket> _buckets = new();
@@ -34,7 +36,7 @@ internal sealed class BufferPool
     private readonly Dictionary<Array, int> _state = new(ReferenceEqualityComparer.Instance);
     private readonly object _lock = new();
     private int _run;
-    private long _freeBytes, _rentedBytes, _peakBytes;
+    private long _freeBytes, _rentedBytes, _peakBytes, _peakRented, _lastPeakRented;
 
     /// <summary>Bytes of free arrays kept between runs at most (the rest is left to the GC).</summary>
     public long RetainLimitBytes { get; set; } = long.MaxValue;
@@ -66,6 +68,7 @@ internal sealed class BufferPool
             var key = (typeof(T), length);
             if (!_buckets.TryGetValue(key, out var b)) _buckets[key] = b = new Bucket();
             b.LastRun = _run;
+            b.RentsThisRun++;
             T[] a;
             if (b.Free.Count > 0)
             {
@@ -76,12 +79,14 @@ internal sealed class BufferPool
             }
             else
             {
+                if (_lastPeakRented > 0) MakeRoom(bytes, Limit);
                 a = GC.AllocateUninitializedArray<T>(length);
                 if (clear) Array.Clear(a);
                 Allocated++;
             }
             _state[a] = 0;
             _rentedBytes += bytes;
+            _peakRented = Math.Max(_peakRented, _rentedBytes);
             _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes);
             return a;
         }
@@ -119,13 +124,57 @@ internal sealed class BufferPool
                 _state[a] = r - 1;
                 return;
             }
-            _state[a] = -1;
             long bytes = Bytes(a);
             _rentedBytes -= bytes;
+            var b = _buckets[(a.GetType().GetElementType()!, a.Length)];
+            if (!Keep(b, bytes))
+            {
+                _state.Remove(a); // left to the GC
+                return;
+            }
+            _state[a] = -1;
             _freeBytes += bytes;
-            _buckets[(a.GetType().GetElementType()!, a.Length)].Free.Push(a);
+            b.Free.Push(a);
         }
     }
+
+    /// <summary>
+    /// Whether a released array is kept. The pool holds (in use and free together) at most
+    /// <see cref="HoldFactor"/> × the last run's peak of arrays in use. An array whose size is rented
+    /// again later in this run (as in the last run: plans are deterministic for fixed shapes) is kept,
+    /// evicting free arrays that are only kept for the next run if need be; any other is kept for the
+    /// next run while the bound allows.
+    /// </summary>
+    private bool Keep(Bucket b, long bytes)
+    {
+        if (_lastPeakRented == 0) return true; // first run: nothing known yet
+        long limit = Limit;
+        if (b.RentsThisRun < b.RentsLastRun) MakeRoom(bytes, limit);
+        return _rentedBytes + _freeBytes + bytes <= limit && _freeBytes + bytes <= RetainLimitBytes;
+    }
+
+    private long Limit => double.IsPositiveInfinity(HoldFactor) ? long.MaxValue : (long)(HoldFactor * _lastPeakRented);
+
+    /// <summary>Drops free arrays no rent of this run will take (largest first) until <paramref name="bytes"/> more fit the limit.</summary>
+    private void MakeRoom(long bytes, long limit)
+    {
+        while (_rentedBytes + _freeBytes + bytes > limit)
+        {
+            Bucket? victim = null;
+            long victimBytes = 0;
+            foreach (var b in _buckets.Values)
+            {
+                if (b.Free.Count == 0 || b.RentsThisRun < b.RentsLastRun) continue;
+                long vb = Bytes(b.Free.Peek());
+                if (vb > victimBytes) { victim = b; victimBytes = vb; }
+            }
+            if (victim is null) return;
+            Drop(victim.Free.Pop());
+        }
+    }
+
+    /// <summary>Bound of the bytes the pool holds (in use and free), as a multiple of the last run's peak in use (∞: keep every array).</summary>
+    public double HoldFactor { get; set; } = double.PositiveInfinity;
 
     /// <summary>A kernel gives back a scratch array it rented and did not output.</summary>
     public void ReturnScratch(Array a)
@@ -164,6 +213,13 @@ internal sealed class BufferPool
             if (_freeBytes > RetainLimitBytes)
                 foreach (var b in _buckets.Values.OrderByDescending(b => b.Free.Count > 0 ? Bytes(b.Free.Peek()) : 0))
                     while (_freeBytes > RetainLimitBytes && b.Free.Count > 0) Drop(b.Free.Pop());
+            foreach (var b in _buckets.Values)
+            {
+                b.RentsLastRun = b.RentsThisRun;
+                b.RentsThisRun = 0;
+            }
+            _lastPeakRented = _peakRented;
+            _peakRented = 0;
             _run++;
             _peakBytes = _freeBytes;
         }

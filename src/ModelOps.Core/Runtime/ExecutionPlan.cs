@@ -62,6 +62,7 @@ internal sealed class ExecutionPlan
     // Per step, per data input: whether this step is the input slot's last reader (and it is not fetched).
     private readonly bool[][] _lastRead = Array.Empty<bool[]>();
     private readonly BufferPool _pool = new();
+    private readonly bool _pooling;
 
     /// <summary>The pool recycling this plan's intermediate arrays (flat plans only; control-flow plans do not pool).</summary>
     internal BufferPool Pool => _pool;
@@ -69,6 +70,8 @@ internal sealed class ExecutionPlan
     public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache)
     {
         _fetchNames = fetches;
+        _pooling = options.PoolHoldFactor > 0;
+        _pool.HoldFactor = options.PoolHoldFactor;
         var fetchRefs = new TensorName[fetches.Length];
         for (int i = 0; i < fetches.Length; i++)
         {
@@ -263,7 +266,7 @@ internal sealed class ExecutionPlan
                                     for (int j = 0; j < ctx.Inputs.Length; j++)
                                         if (j != i && ReferenceEquals(ctx.Inputs[j].Data, ctx.Inputs[i].Data)) { donatable[i] = false; break; }
                         }
-                        ctx.Pool = pool;
+                        ctx.Pool = _pooling ? pool : null;
                         RunKernel(step);
                         for (int o = 0; o < step.OutputCount; o++)
                         {
