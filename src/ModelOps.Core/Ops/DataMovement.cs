@@ -115,6 +115,11 @@ internal static class DataMovement
         int rank = dims.Count;
         int inner = dims[rank - 1];
         long innerStep = steps[rank - 1];
+        if (rank >= 2 && innerStep != 1 && steps[rank - 2] == 1 && dims[rank - 2] >= 8 && inner >= 8)
+        {
+            TransposeTiles(src, dst, dims, steps, baseOffset);
+            return dst;
+        }
         var c = new int[rank];
         long off = baseOffset;
         int o = 0;
@@ -135,6 +140,47 @@ internal static class DataMovement
             }
         }
         return dst;
+    }
+
+    /// <summary>
+    /// The copy of <see cref="CopyStrided"/> when the last two (merged) dims swap places (NCHW ⇄ NHWC and
+    /// other 2-D transposes): the source's unit-step dim is the output's second-to-last. Copied in square
+    /// tiles so that both the reads and the writes of a tile stay in cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, long baseOffset) where T : unmanaged
+    {
+        const int Tile = 32;
+        int rank = dims.Count;
+        int rows = dims[rank - 2], cols = dims[rank - 1];
+        long colStep = steps[rank - 1];
+        int outer = dst.Length / (rows * cols);
+        var c = new int[rank - 2];
+        long off = baseOffset;
+        for (int b = 0; b < outer; b++)
+        {
+            int o0 = b * rows * cols;
+            for (int i0 = 0; i0 < rows; i0 += Tile)
+            {
+                int i1 = Math.Min(rows, i0 + Tile);
+                for (int j0 = 0; j0 < cols; j0 += Tile)
+                {
+                    int j1 = Math.Min(cols, j0 + Tile);
+                    for (int j = j0; j < j1; j++)
+                    {
+                        long q = off + i0 + j * colStep;
+                        int d = o0 + i0 * cols + j;
+                        for (int i = i0; i < i1; i++, q++, d += cols) dst[d] = src[q];
+                    }
+                }
+            }
+            for (int d = rank - 3; d >= 0; d--)
+            {
+                if (++c[d] < dims[d]) { off += steps[d]; break; }
+                off -= steps[d] * (c[d] - 1);
+                c[d] = 0;
+            }
+        }
     }
 
     /// <summary>

@@ -210,15 +210,16 @@ internal sealed class BufferPool
                     foreach (var a in _buckets[key].Free) Drop(a);
                     _buckets.Remove(key);
                 }
-            if (_freeBytes > RetainLimitBytes)
+            _lastPeakRented = _peakRented;
+            long keep = Math.Min(RetainLimitBytes, _lastPeakRented > 0 ? Limit : long.MaxValue);
+            if (_freeBytes > keep)
                 foreach (var b in _buckets.Values.OrderByDescending(b => b.Free.Count > 0 ? Bytes(b.Free.Peek()) : 0))
-                    while (_freeBytes > RetainLimitBytes && b.Free.Count > 0) Drop(b.Free.Pop());
+                    while (_freeBytes > keep && b.Free.Count > 0) Drop(b.Free.Pop());
             foreach (var b in _buckets.Values)
             {
                 b.RentsLastRun = b.RentsThisRun;
                 b.RentsThisRun = 0;
             }
-            _lastPeakRented = _peakRented;
             _peakRented = 0;
             _run++;
             _peakBytes = _freeBytes;

@@ -1,4 +1,8 @@
+using System.Text.Json;
+using ModelOps.Core.Formats;
+using ModelOps.Core.Formats.Npy;
 using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
@@ -183,5 +187,53 @@ public class BufferPoolTests
         using var s = TestGraphs.Session(b, "out");
         var expected = c.Select(v => -Math.Max(v, 0)).ToArray();
         for (int run = 0; run < 3; run++) Assert.Equal(expected, s.Run(new Dictionary<string, Tensor>())["out"].As<float>());
+    }
+
+    [Fact]
+    public void A_bounded_pool_gives_the_same_results_as_no_pool()
+    {
+        // Ten same-sized intermediates, each read once: with a tight bound most arrays are dropped and reallocated.
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        string prev = "x";
+        for (int i = 0; i < 10; i++)
+        {
+            b.Op($"n{i}", "Neg", DataType.DtFloat, prev);
+            b.Op($"s{i}", "AddV2", DataType.DtFloat, $"n{i}", prev); // prev stays alive until here
+            prev = $"s{i}";
+        }
+        var x = Tensor.Create(Ramp(N, 0.25f), N);
+        Tensor RunWith(double hold)
+        {
+            using var s = new GraphSession(b.Graph, new[] { prev }, new EngineOptions { PoolHoldFactor = hold, IntraOpThreads = 1 }, TestGraphs.Registry);
+            Tensor last = null!;
+            for (int run = 0; run < 3; run++) last = s.Run(Feed("x", x))[prev];
+            return last;
+        }
+        var reference = RunWith(0);
+        Assert.True(RunWith(1.0).ContentEquals(reference));
+        Assert.True(RunWith(2.0).ContentEquals(reference));
+        Assert.True(RunWith(double.PositiveInfinity).ContentEquals(reference));
+    }
+
+    [SkippableFact]
+    public void Pooled_and_unpooled_sessions_agree_bit_for_bit_on_a_corpus_model()
+    {
+        string? dir = Corpus.Path("tfjs-human", "selfie");
+        Skip.If(dir is null || !Directory.Exists(dir), "The corpus is not available: set MODELOPS_CORPUS or put it at ../shared/corpus.");
+        using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "meta.json")));
+        var inputs = meta.RootElement.GetProperty("inputs").EnumerateArray()
+            .ToDictionary(i => i.GetProperty("name").GetString()!, i => NpyFile.Read(Path.Combine(dir!, i.GetProperty("file").GetString()!)));
+        var outputs = meta.RootElement.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()!).ToList();
+        var graph = ModelReader.ReadGraphDef(Path.Combine(dir!, "model.pb"));
+        using var plain = new GraphSession(graph, outputs, new EngineOptions { PoolHoldFactor = 0 });
+        using var pooled = new GraphSession(graph, outputs, new EngineOptions { PoolHoldFactor = 1.0 });
+        var expected = plain.Run(inputs);
+        for (int run = 0; run < 3; run++)
+        {
+            var got = pooled.Run(inputs);
+            foreach (var name in outputs) Assert.True(got[name].ContentEquals(expected[name]), $"run {run}: {name} differs");
+        }
+        Assert.True(pooled.DefaultPool.Reused > 0);
     }
 }
