@@ -64,7 +64,7 @@ public static class EngineBench
                         }
                     }
                     Console.WriteLine($"{name,-26} {threads,3} {m,8:F2} {o,7:F2} {m / o,6:F2} {mc,8:F2} {oc,8:F2} {mc / oc,9:F2} {b32}");
-                    if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs));
+                    if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs, runs));
                 }
                 catch (ModelOps.Core.Errors.ModelOpsException ex)
                 {
@@ -79,7 +79,8 @@ public static class EngineBench
         Console.WriteLine("between runs and reused, counted whether in use or free); 'live' the most bytes of activations alive at once (lower bound of any plan);");
         Console.WriteLine("'peak' = 2 x weights (GraphDef + decoded constants) + pool + allocated, an upper bound of the session's peak; 'ws growth' the working-set");
         Console.WriteLine("growth over the run from a collected heap. alloc/budget is the old per-run figure (it hides the pool); peak/budget is the one to judge.");
-        Console.WriteLine($"{"model",-26} {"weights MB",10} {"act1+2 MB",10} {"budget MB",10} {"allocated MB",12} {"pool MB",8} {"live MB",8} {"peak MB",8} {"ws growth MB",12} {"alloc/budget",12} {"peak/budget",11}");
+        Console.WriteLine("cpu ms no pool / pool: median process CPU ms per run of a session without pooling (PoolHoldFactor 0) and with it, runs interleaved.");
+        Console.WriteLine($"{"model",-26} {"weights MB",10} {"act1+2 MB",10} {"budget MB",10} {"allocated MB",12} {"pool MB",8} {"live MB",8} {"peak MB",8} {"ws growth MB",12} {"alloc/budget",12} {"peak/budget",11} {"cpu no pool",11} {"cpu pool",9} {"ratio",6}");
         foreach (var line in memory) Console.WriteLine(line);
         return 0;
     }
@@ -106,7 +107,7 @@ public static class EngineBench
         return result;
     }
 
-    private static string Memory(string name, ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, List<string> outputs)
+    private static string Memory(string name, ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, List<string> outputs, int runs)
     {
         long weights = graph.Node.Where(n => n.Op == "Const" && n.Attr.ContainsKey("value")).Sum(n => (long)n.Attr["value"].Tensor.CalculateSize());
         var profile = new OpProfile();
@@ -128,7 +129,31 @@ public static class EngineBench
         long ws = Math.Max(0, proc.WorkingSet64 - ws0);
         long pool = profile.PeakPoolBytes, live = profile.PeakLiveBytes;
         double peak = 2.0 * weights + pool + allocated;
-        return $"{name,-26} {weights / 1e6,10:F2} {(a1 + a2) / 1e6,10:F2} {budget / 1e6,10:F2} {allocated / 1e6,12:F2} {pool / 1e6,8:F2} {live / 1e6,8:F2} {peak / 1e6,8:F2} {ws / 1e6,12:F2} {allocated / budget,12:F2} {peak / budget,11:F2}";
+        var (off, on) = PoolAB(graph, feeds, outputs, runs);
+        return $"{name,-26} {weights / 1e6,10:F2} {(a1 + a2) / 1e6,10:F2} {budget / 1e6,10:F2} {allocated / 1e6,12:F2} {pool / 1e6,8:F2} {live / 1e6,8:F2} {peak / 1e6,8:F2} {ws / 1e6,12:F2} {allocated / budget,12:F2} {peak / budget,11:F2} {off,11:F2} {on,9:F2} {on / off,6:F2}";
+    }
+
+    /// <summary>Median CPU ms per run at 1 thread without and with the buffer pool, the two sessions' runs interleaved.</summary>
+    private static (double Off, double On) PoolAB(ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, List<string> outputs, int runs)
+    {
+        using var off = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, PoolHoldFactor = 0 });
+        using var on = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, PoolHoldFactor = PoolHold });
+        WarmUp(() => { off.Run(feeds, outputs); on.Run(feeds, outputs); });
+        int n = Math.Max(5, 2 * runs + 1);
+        var a = new double[n];
+        var b = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double c0 = ProcessCpuMs();
+            off.Run(feeds, outputs);
+            double c1 = ProcessCpuMs();
+            on.Run(feeds, outputs);
+            a[i] = c1 - c0;
+            b[i] = ProcessCpuMs() - c1;
+        }
+        Array.Sort(a);
+        Array.Sort(b);
+        return (a[n / 2], b[n / 2]);
     }
 
     private static string LoadAverage()
