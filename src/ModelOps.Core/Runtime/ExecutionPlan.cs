@@ -232,7 +232,7 @@ internal sealed class ExecutionPlan
         var slots = new Tensor?[_slotCount];
         var pool = _pool;
         var profile = _steps.Length > 0 ? _steps[0].Context.Options.Profile : null;
-        var live = profile is null ? null : new LiveBytes();
+        var live = profile is null ? null : new LiveBytes(_steps.Where(st => st.Constant is not null).Select(st => st.Constant!.Data).Concat(feeds.Values.Select(f => f.Data)));
         try
         {
             for (int s = 0; s < _steps.Length; s++)
@@ -319,11 +319,18 @@ internal sealed class ExecutionPlan
     private sealed class LiveBytes
     {
         private readonly Dictionary<Array, int> _refs = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Array> _notActivations = new(ReferenceEqualityComparer.Instance);
+
+        public LiveBytes(IEnumerable<Array> constantsAndFeeds)
+        {
+            foreach (var a in constantsAndFeeds) _notActivations.Add(a);
+        }
 
         public long Bytes { get; private set; }
 
         public void Add(Array a)
         {
+            if (_notActivations.Contains(a)) return; // passed through (Identity of a constant or a feed)
             if (_refs.TryGetValue(a, out int r)) _refs[a] = r + 1;
             else
             {
