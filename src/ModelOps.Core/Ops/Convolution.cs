@@ -70,7 +70,7 @@ public sealed partial class ConvolutionOps : OpFamily
         var input = InputNhwc(x, g);
         var filter = FloatConvert.ToFloat(f).As<float>();
         var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
-        var output = new float[(long)g.N * g.OH * g.OW * cout];
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout);
         Conv2DNhwc(input, filter, output, g, cout, epi, ctx.Options.IntraOpThreads);
         ctx.SetOutput(0, Output(output, g, cout, x.DType));
     }
@@ -168,7 +168,7 @@ public sealed partial class ConvolutionOps : OpFamily
         var input = InputNhwc(x, g);
         var filter = FloatConvert.ToFloat(f).As<float>();
         var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
-        var output = new float[(long)g.N * g.OH * g.OW * cout];
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout);
         DepthwiseNhwc(input, filter, output, g, dm, epi, ctx.Options.IntraOpThreads);
         ctx.SetOutput(0, Output(output, g, cout, x.DType));
     }

@@ -66,32 +66,36 @@ internal static class DataMovement
     /// src[base + Σ c[d]·step[d]], copied directly (no index map): dimensions that are contiguous
     /// in both are merged first and unit-step innermost runs are block copies.
     /// </summary>
-    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step)
+    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc = null)
     {
         if (src.DType.Lanes() != 1) return Take(src, StridedIndex(outShape, baseOffset, step), outShape);
         return src.Data switch
         {
-            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
             _ => Take(src, StridedIndex(outShape, baseOffset, step), outShape),
         };
     }
 
+    /// <summary>A new T[n] for an output: from the kernel's buffer pool when <paramref name="alloc"/> is given, else allocated.</summary>
+    private static T[] NewArray<T>(KernelContext? alloc, int n, bool clear) where T : unmanaged =>
+        alloc is null ? new T[n] : alloc.Allocate<T>(n, clear);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
+    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = new T[n];
+        var dst = NewArray<T>(alloc, n, clear: false); // every element is written below
         if (n == 0) return dst;
         // Drop size-1 dims, merge d into d+1 when step[d] == step[d+1]·size[d+1].
         var dims = new List<int>(outShape.Length);
@@ -111,6 +115,11 @@ internal static class DataMovement
         int rank = dims.Count;
         int inner = dims[rank - 1];
         long innerStep = steps[rank - 1];
+        if (rank >= 2 && innerStep != 1 && steps[rank - 2] == 1 && dims[rank - 2] >= 8 && inner >= 8)
+        {
+            TransposeTiles(src, dst, dims, steps, baseOffset);
+            return dst;
+        }
         var c = new int[rank];
         long off = baseOffset;
         int o = 0;
@@ -134,14 +143,55 @@ internal static class DataMovement
     }
 
     /// <summary>
+    /// The copy of <see cref="CopyStrided"/> when the last two (merged) dims swap places (NCHW ⇄ NHWC and
+    /// other 2-D transposes): the source's unit-step dim is the output's second-to-last. Copied in square
+    /// tiles so that both the reads and the writes of a tile stay in cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, long baseOffset) where T : unmanaged
+    {
+        const int Tile = 32;
+        int rank = dims.Count;
+        int rows = dims[rank - 2], cols = dims[rank - 1];
+        long colStep = steps[rank - 1];
+        int outer = dst.Length / (rows * cols);
+        var c = new int[rank - 2];
+        long off = baseOffset;
+        for (int b = 0; b < outer; b++)
+        {
+            int o0 = b * rows * cols;
+            for (int i0 = 0; i0 < rows; i0 += Tile)
+            {
+                int i1 = Math.Min(rows, i0 + Tile);
+                for (int j0 = 0; j0 < cols; j0 += Tile)
+                {
+                    int j1 = Math.Min(cols, j0 + Tile);
+                    for (int j = j0; j < j1; j++)
+                    {
+                        long q = off + i0 + j * colStep;
+                        int d = o0 + i0 * cols + j;
+                        for (int i = i0; i < i1; i++, q++, d += cols) dst[d] = src[q];
+                    }
+                }
+            }
+            for (int d = rank - 3; d >= 0; d--)
+            {
+                if (++c[d] < dims[d]) { off += steps[d]; break; }
+                off -= steps[d] * (c[d] - 1);
+                c[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>
     /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
     /// into place; the rest of the output holds <paramref name="fill"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill)
+    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill, KernelContext? alloc = null)
     {
         int n = Count(outShape);
-        var dst = new float[n];
+        var dst = NewArray<float>(alloc, n, clear: fill == 0);
         if (fill != 0) Array.Fill(dst, fill);
         int rank = inShape.Length;
         int rows = Count(inShape.AsSpan(0, rank - 1));
@@ -234,10 +284,16 @@ internal static class DataMovement
     }
 
     /// <summary>Concatenates tensors along an axis with block copies (any dtype).</summary>
-    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape)
+    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape, KernelContext? alloc = null)
     {
         var first = parts[0];
-        Array dst = Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape));
+        // The parts cover the whole output, so a pooled array need not be cleared.
+        Array dst = first.Data switch
+        {
+            float[] when alloc is not null => alloc.Allocate<float>(Count(outShape), clear: false),
+            int[] when alloc is not null => alloc.Allocate<int>(Count(outShape), clear: false),
+            _ => Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape)),
+        };
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= outShape[d];
         long inner = 1;
@@ -256,11 +312,14 @@ internal static class DataMovement
     }
 
     /// <summary>Slices [start, start+size) along an axis with block copies.</summary>
-    public static Tensor SliceAxis(Tensor t, int axis, int start, int size)
+    public static Tensor SliceAxis(Tensor t, int axis, int start, int size, KernelContext? alloc = null)
     {
         var shape = (int[])t.Shape.Clone();
         shape[axis] = size;
-        Array dst = Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
+        // Every element of the slice is copied below, so a pooled array need not be cleared.
+        Array dst = t.Data is float[] && alloc is not null
+            ? alloc.Allocate<float>(Count(shape), clear: false)
+            : Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= t.Shape[d];
         long inner = 1;

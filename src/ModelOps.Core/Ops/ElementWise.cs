@@ -322,7 +322,11 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         var A = a.As<T>();
         var B = b.As<T>();
-        var O = new T[Tensor.ElementCount(plan.OutShape)];
+        long count = Tensor.ElementCount(plan.OutShape);
+        // In place over an input at its last use when the output has its size (then its layout, too).
+        var O = (A.Length == count ? ctx.TryReuseInput<T>(a, count) : null)
+            ?? (B.Length == count ? ctx.TryReuseInput<T>(b, count) : null)
+            ?? ctx.Allocate<T>(count, clear: false);
         int inner = plan.Inner;
         bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
         KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
@@ -364,7 +368,9 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             if (!ctx.Inputs[i].Shape.AsSpan().SequenceEqual(acc.Shape))
                 throw ctx.Error($"has inputs of different shapes {Tensor.FormatShape(acc.Shape)} and {Tensor.FormatShape(ctx.Inputs[i].Shape)}.");
+            var prev = acc;
             acc = BinaryTensor<AddOp>(ctx, acc, ctx.Inputs[i]);
+            if (i > 1 && !ReferenceEquals(prev.Data, acc.Data)) ctx.ReturnScratch(prev.Data); // a partial sum of this kernel
         }
         ctx.SetOutput(0, acc);
     }
@@ -378,7 +384,9 @@ public sealed partial class ElementWiseOps : OpFamily
             if (bound.Rank != 0 && !bound.Shape.AsSpan().SequenceEqual(t.Shape))
                 throw ctx.Error($"needs scalar bounds or bounds of the input's shape {Tensor.FormatShape(t.Shape)}, got {Tensor.FormatShape(bound.Shape)}.");
         var r = BinaryTensor<MaxOp>(ctx, t, lo);
-        ctx.SetOutput(0, BinaryTensor<MinOp>(ctx, r, hi));
+        var clipped = BinaryTensor<MinOp>(ctx, r, hi);
+        if (!ReferenceEquals(r.Data, t.Data) && !ReferenceEquals(r.Data, clipped.Data)) ctx.ReturnScratch(r.Data);
+        ctx.SetOutput(0, clipped);
     }
 
     // ------------------------------------------------------------------ unary
@@ -489,7 +497,7 @@ public sealed partial class ElementWiseOps : OpFamily
     private static Tensor RunUnary<TOp, T>(KernelContext ctx, Tensor x) where TOp : IUn<TOp> where T : unmanaged, INumber<T>
     {
         var X = x.As<T>();
-        var Y = new T[X.Length];
+        var Y = ctx.ReuseOrAllocate<T>(x, X.Length);
         Chunked(ctx, X.Length, 4, (s, n) => TOp.Run<T>(X.AsSpan(s, n), Y.AsSpan(s, n)));
         return new Tensor(x.DType, x.Shape, Y);
     }
@@ -518,7 +526,7 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = new double[X.Length];
+            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
             Chunked(ctx, X.Length, 16, (s, n) => d(X.AsSpan(s, n), Y.AsSpan(s, n)));
             ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
             return;
@@ -527,7 +535,7 @@ public sealed partial class ElementWiseOps : OpFamily
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
-        var YF = new float[XF.Length];
+        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
         Chunked(ctx, XF.Length, 16, (s, n) => f(XF.AsSpan(s, n), YF.AsSpan(s, n)));
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
     }
@@ -582,7 +590,7 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = new double[X.Length];
+            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
             int rows = n == 0 ? 0 : X.Length / n;
             KernelParallel.For(ctx.Options.IntraOpThreads, rows, n * 8L, (s, e) =>
             {
@@ -593,8 +601,9 @@ public sealed partial class ElementWiseOps : OpFamily
         }
         if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
-        var XF = FloatConvert.ToFloat(x).As<float>();
-        var YF = new float[XF.Length];
+        var xf = FloatConvert.ToFloat(x);
+        var XF = xf.As<float>();
+        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
         int frows = n == 0 ? 0 : XF.Length / n;
         KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
         {

@@ -61,7 +61,7 @@ public sealed partial class MatMulOps : OpFamily
         {
             var A = FloatConvert.ToFloat(a).As<float>();
             var B = FloatConvert.ToFloat(b).As<float>();
-            var C = new float[(long)count * cStride];
+            var C = ctx.Allocate<float>((long)count * cStride);
             long flops = 2L * m * n * k;
             if (count >= threads && flops < 4_000_000)
                 KernelParallel.For(threads, count, flops, (s, e) =>
@@ -78,7 +78,7 @@ public sealed partial class MatMulOps : OpFamily
         {
             var A = a.As<double>();
             var B = b.As<double>();
-            var C = new double[(long)count * cStride];
+            var C = ctx.Allocate<double>((long)count * cStride);
             for (int i = 0; i < count; i++)
                 Gemm.Dgemm(ta, tb, m, n, k, A, aIdx[i] * aStride, lda, B, bIdx[i] * bStride, ldb, C, i * cStride, n, threads);
             return new Tensor(dtype, [C.Length], C);

@@ -35,7 +35,7 @@ public sealed partial class PoolingOps : OpFamily
         var input = FloatConvert.ToFloat(x).As<float>();
         if (nchw) input = ConvGeometry.ToNhwc(input, x.Shape);
         int c = g.C;
-        var output = new float[(long)g.N * g.OH * g.OW * c];
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * c);
         KernelParallel.For(ctx.Options.IntraOpThreads, g.N * g.OH, (long)g.OW * c * g.KH * g.KW, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (s, e) =>
         {
             for (int row = s; row < e; row++)

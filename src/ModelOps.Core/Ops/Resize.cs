@@ -42,7 +42,8 @@ public sealed partial class ResizeOps : OpFamily
             for (int i = 0; i < oh; i++) ys[i] = NearestIndex(i, hs, ih, align, half);
             for (int i = 0; i < ow; i++) xs[i] = NearestIndex(i, ws, iw, align, half);
             var src = x.Data;
-            var dst = Array.CreateInstance(src.GetType().GetElementType()!, (long)n * oh * ow * c);
+            long count = (long)n * oh * ow * c;
+            var dst = src is float[] ? ctx.Allocate<float>(count, clear: false) : Array.CreateInstance(src.GetType().GetElementType()!, count);
             for (int b = 0; b < n; b++)
                 for (int y = 0; y < oh; y++)
                     for (int xx = 0; xx < ow; xx++)
@@ -58,7 +59,7 @@ public sealed partial class ResizeOps : OpFamily
         };
         var (yl, yu, yf) = Weights(oh, ih, hs, half);
         var (xl, xu, xf) = Weights(ow, iw, ws, half);
-        var output = new float[(long)n * oh * ow * c];
+        var output = ctx.Allocate<float>((long)n * oh * ow * c, clear: false); // every element is written below
         KernelParallel.For(ctx.Options.IntraOpThreads, n * oh, (long)ow * c * 4, (s, e) =>
         {
             for (int row = s; row < e; row++)

@@ -104,6 +104,9 @@ public sealed class GraphSession : IInferenceSession
         return Run(feeds);
     }
 
+    /// <summary>The buffer pool of the plan for the default outputs (tests).</summary>
+    internal BufferPool DefaultPool => _defaultPlan.Pool;
+
     public void Dispose()
     {
         _disposed = true;

@@ -49,6 +49,30 @@ public class ArrayShapeTests
         Assert.Equal(new[] { "a", "c", "b", "d" }, s.As<byte[]>().Select(b => System.Text.Encoding.UTF8.GetString(b)));
     }
 
+    [Theory]
+    [InlineData(new[] { 2, 3, 37, 41 }, new[] { 0, 2, 3, 1 })] // NCHW -> NHWC, tiles with ragged edges
+    [InlineData(new[] { 2, 41, 37, 9 }, new[] { 0, 3, 1, 2 })] // NHWC -> NCHW
+    [InlineData(new[] { 3, 5, 40, 33 }, new[] { 1, 0, 3, 2 })] // two swaps: the tiled last pair under a permuted outer dim
+    public void Transpose_of_large_tensors_matches_the_definition(int[] shape, int[] perm)
+    {
+        int n = shape.Aggregate(1, (a, d) => a * d);
+        var x = T(Enumerable.Range(0, n).Select(i => (float)i).ToArray(), shape);
+        var r = Run1("Transpose", x, I(perm, perm.Length));
+        var outShape = perm.Select(p => shape[p]).ToArray();
+        Assert.Equal(outShape, r.Shape);
+        var inStrides = new int[shape.Length];
+        for (int d = shape.Length - 1, s = 1; d >= 0; s *= shape[d], d--) inStrides[d] = s;
+        var got = r.As<float>();
+        var coord = new int[outShape.Length];
+        for (int i = 0; i < n; i++)
+        {
+            int rem = i, src = 0;
+            for (int d = outShape.Length - 1; d >= 0; d--) { coord[d] = rem % outShape[d]; rem /= outShape[d]; }
+            for (int d = 0; d < outShape.Length; d++) src += coord[d] * inStrides[perm[d]];
+            Assert.Equal(src, (int)got[i]);
+        }
+    }
+
     [Fact]
     public void ConcatV2_Pack_Unpack_Split_SplitV()
     {
