@@ -87,11 +87,12 @@ internal static class DataMovement
         };
     }
 
+    /// <summary>The elements of src at baseOffset + Σ c[d]·step[d] for each output coordinate c, row-major.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
+    internal static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = new T[n];
+        var dst = GC.AllocateUninitializedArray<T>(n);
         if (n == 0) return dst;
         // Drop size-1 dims, merge d into d+1 when step[d] == step[d+1]·size[d+1].
         var dims = new List<int>(outShape.Length);
@@ -111,6 +112,17 @@ internal static class DataMovement
         int rank = dims.Count;
         int inner = dims[rank - 1];
         long innerStep = steps[rank - 1];
+        if (innerStep != 1)
+        {
+            // A transpose: some other output dim walks the source contiguously. Copy in square tiles.
+            int unit = -1;
+            for (int d = rank - 2; d >= 0 && unit < 0; d--) if (steps[d] == 1) unit = d;
+            if (unit >= 0)
+            {
+                TransposeTiles(src, dst, dims, steps, unit, baseOffset);
+                return dst;
+            }
+        }
         var c = new int[rank];
         long off = baseOffset;
         int o = 0;
@@ -131,6 +143,62 @@ internal static class DataMovement
             }
         }
         return dst;
+    }
+
+    /// <summary>
+    /// dst (row-major over <paramref name="dims"/>) = src at baseOffset + Σ c[d]·steps[d], where output dim
+    /// <paramref name="unit"/> has source step 1 and the last output dim does not: for each position of the other
+    /// dims, a [dims[unit] × inner] block is copied in 16×16 tiles, so reads and writes both stay in cache lines.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, int unit, long baseOffset) where T : unmanaged
+    {
+        const int Tile = 16;
+        int rank = dims.Count;
+        int inner = dims[rank - 1];
+        long innerStep = steps[rank - 1];
+        int rowsA = dims[unit];
+        var outStride = new long[rank];
+        long acc = 1;
+        for (int d = rank - 1; d >= 0; d--) { outStride[d] = acc; acc *= dims[d]; }
+        long dA = outStride[unit];
+        var outer = new List<int>();
+        for (int d = 0; d < rank - 1; d++) if (d != unit) outer.Add(d);
+        var c = new int[outer.Count];
+        long blocks = 1;
+        foreach (int d in outer) blocks *= dims[d];
+        long srcBase = baseOffset, dstBase = 0;
+        fixed (T* ps = src)
+        fixed (T* pd = dst)
+        {
+            for (long blk = 0; blk < blocks; blk++)
+            {
+                for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                {
+                    int a1 = Math.Min(rowsA, a0 + Tile);
+                    for (int b0 = 0; b0 < inner; b0 += Tile)
+                    {
+                        int b1 = Math.Min(inner, b0 + Tile);
+                        for (int a = a0; a < a1; a++)
+                        {
+                            T* s = ps + srcBase + a + b0 * innerStep;
+                            T* d = pd + dstBase + a * dA;
+                            for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
+                        }
+                    }
+                }
+                for (int i = outer.Count - 1; i >= 0; i--)
+                {
+                    int d = outer[i];
+                    srcBase += steps[d];
+                    dstBase += outStride[d];
+                    if (++c[i] < dims[d]) break;
+                    srcBase -= steps[d] * dims[d];
+                    dstBase -= outStride[d] * dims[d];
+                    c[i] = 0;
+                }
+            }
+        }
     }
 
     /// <summary>
