@@ -25,6 +25,26 @@ public class MatMulTests
     }
 
     [Fact]
+    public void PackedGemmMatchesUnpacked()
+    {
+        // several K blocks (KC = 256), partial row and column tiles, row and column thread splits, transposed A.
+        var rnd = new Random(11);
+        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 33, 300), (13, 200, 260), (50, 17, 513), (6, 64, 256) })
+            foreach (bool ta in new[] { false, true })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var a = K.Random(m * k, rnd.Next());
+                    var b = K.Random(k * n, rnd.Next());
+                    var packed = Gemm.PackB(false, k, n, b, 0, n);
+                    var c = new float[m * n];
+                    Gemm.SgemmPacked(ta, m, a, 0, ta ? m : k, packed, c, 0, n, false, threads);
+                    K.Close(Naive(a, b, m, n, k, ta, false), c, 1e-4f);
+                    Gemm.SgemmPacked(ta, m, a, 0, ta ? m : k, packed, c, 0, n, true, threads); // accumulate: twice the product
+                    K.Close(Naive(a, b, m, n, k, ta, false).Select(v => 2 * v).ToArray(), c, 1e-4f);
+                }
+    }
+
+    [Fact]
     public void GemmMatchesNaiveOnOddSizesAndTransposes()
     {
         int[] sizes = [1, 2, 3, 5, 6, 7, 13, 16, 17, 31, 33, 64, 67];
