@@ -212,6 +212,15 @@ internal static class DataMovement
         var dst = new float[n];
         if (fill != 0) Array.Fill(dst, fill);
         int rank = inShape.Length;
+        // Trailing dims without padding ride along with the last padded one: rows get longer, fewer copies.
+        while (rank > 1 && pads[2 * (rank - 1)] == 0 && pads[2 * (rank - 1) + 1] == 0)
+        {
+            int last = inShape[rank - 1];
+            inShape = [.. inShape.AsSpan(0, rank - 2), inShape[rank - 2] * last];
+            outShape = [.. outShape.AsSpan(0, rank - 2), outShape[rank - 2] * last];
+            pads = [.. pads.AsSpan(0, 2 * (rank - 2)), pads[2 * (rank - 2)] * last, pads[2 * (rank - 2) + 1] * last];
+            rank--;
+        }
         int rows = Count(inShape.AsSpan(0, rank - 1));
         int inner = inShape[rank - 1];
         if (rows == 0 || inner == 0) return dst;
@@ -316,8 +325,16 @@ internal static class DataMovement
         {
             long rowIn = p.Shape[axis] * inner;
             if (rowIn == 0) continue;
-            for (long o = 0; o < outer; o++)
-                Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            if (dst is float[] fd && p.Data is float[] fs)
+            {
+                for (long o = 0; o < outer; o++)
+                    fs.AsSpan((int)(o * rowIn), (int)rowIn).CopyTo(fd.AsSpan((int)(o * rowOut + offset), (int)rowIn));
+            }
+            else
+            {
+                for (long o = 0; o < outer; o++)
+                    Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            }
             offset += rowIn;
         }
         return new Tensor(first.DType, outShape, dst);
