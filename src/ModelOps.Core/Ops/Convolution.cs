@@ -317,39 +317,54 @@ public sealed partial class ConvolutionOps : OpFamily
             throw ctx.Error($"has out_backprop of shape {Tensor.FormatShape(dy.Shape)} but the forward convolution gives {Tensor.FormatShape(g.OutShape(cout))}.");
         var dyf = FloatConvert.ToFloat(dy).As<float>();
         if (g.Nchw) dyf = ConvGeometry.ToNhwc(dyf, dy.Shape);
-        var filter = FloatConvert.ToFloat(f).As<float>();
         int kdim = g.KH * g.KW * cin;
         int pixels = g.OH * g.OW;
+        // filterᵀ [cout × (kh, kw, ci)] packed for the GEMM, once per session while the filter is a constant
+        var packed = Prepared(ctx, 1, t => Gemm.PackB(true, cout, kdim, FloatConvert.ToFloat(t).As<float>(), 0, cout));
         var result = new float[(long)g.N * g.H * g.W * cin];
         int threads = ctx.Options.IntraOpThreads;
         int gemmThreads = g.N >= threads ? 1 : Math.Max(1, threads / Math.Max(1, g.N));
         KernelParallel.ForEach(Math.Min(threads, Math.Max(1, g.N)), g.N, n =>
         {
             // cols[pixel, (kh, kw, ci)] = dy[pixel, :] · filter[(kh, kw, ci), :]ᵀ
-            var cols = new float[(long)pixels * kdim];
-            Gemm.Sgemm(false, true, pixels, kdim, cout, dyf, n * pixels * cout, cout, filter, 0, cout, cols, 0, kdim, false, gemmThreads);
-            long imgOff = (long)n * g.H * g.W * cin;
-            for (int p = 0; p < pixels; p++)
+            var cols = ArrayPool<float>.Shared.Rent(checked(pixels * kdim));
+            try
             {
-                int oh = p / g.OW, ow = p % g.OW;
-                int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
-                for (int kh = 0; kh < g.KH; kh++)
-                {
-                    int ih = ih0 + kh * g.DH;
-                    if ((uint)ih >= (uint)g.H) continue;
-                    for (int kw = 0; kw < g.KW; kw++)
-                    {
-                        int iw = iw0 + kw * g.DW;
-                        if ((uint)iw >= (uint)g.W) continue;
-                        var dst = result.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * cin), cin);
-                        var src = cols.AsSpan(p * kdim + (kh * g.KW + kw) * cin, cin);
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
-                    }
-                }
+                Gemm.SgemmPacked(false, pixels, dyf, n * pixels * cout, cout, packed, cols, 0, kdim, false, gemmThreads);
+                Col2Im(cols, result, g, n, kdim);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(cols);
             }
         });
         int[] nhwc = [g.N, g.H, g.W, cin];
         var data = g.Nchw ? ConvGeometry.ToNchw(result, nhwc) : result;
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, sizes, data), dy.DType));
+    }
+
+    /// <summary>Adds each pixel's patch row of cols (kh, kw, ci order) into image n of result at the window's place.</summary>
+    private static void Col2Im(float[] cols, float[] result, ConvGeometry g, int n, int kdim)
+    {
+        int cin = g.C, pixels = g.OH * g.OW;
+        long imgOff = (long)n * g.H * g.W * cin;
+        for (int p = 0; p < pixels; p++)
+        {
+            int oh = p / g.OW, ow = p % g.OW;
+            int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                int ih = ih0 + kh * g.DH;
+                if ((uint)ih >= (uint)g.H) continue;
+                for (int kw = 0; kw < g.KW; kw++)
+                {
+                    int iw = iw0 + kw * g.DW;
+                    if ((uint)iw >= (uint)g.W) continue;
+                    var dst = result.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * cin), cin);
+                    var src = cols.AsSpan(p * kdim + (kh * g.KW + kw) * cin, cin);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+                }
+            }
+        }
     }
 }

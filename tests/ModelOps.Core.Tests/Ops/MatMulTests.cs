@@ -25,6 +25,30 @@ public class MatMulTests
     }
 
     [Fact]
+    public void ConstantWeightsArePackedOncePerContext()
+    {
+        int m = 9, n = 37, k = 270;
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                var a = K.Random(m * k, 1);
+                var b1 = K.Random(k * n, 2);
+                var b2 = K.Random(k * n, 3);
+                var attrs = K.A(("transpose_a", Attr.Bool(ta)), ("transpose_b", Attr.Bool(tb)));
+                int[] ashape = ta ? [k, m] : [m, k], bshape = tb ? [n, k] : [k, n];
+                // Naive expects b as k×n or n×k per tb, a as m×k or k×m per ta.
+                var ctx = K.Context("MatMul", attrs, [false, true], null, K.F(a, ashape), K.F(b1, bshape));
+                K.Close(Naive(a, b1, m, n, k, ta, tb), K.Rerun(ctx).As<float>(), 1e-4f);
+                Assert.NotNull(ctx.State);
+                K.Close(Naive(a, b1, m, n, k, ta, tb), K.Rerun(ctx).As<float>(), 1e-4f);
+                ctx.Inputs[1] = K.F(b2, bshape);
+                var r = K.Rerun(ctx);
+                K.Shape([m, n], r);
+                K.Close(Naive(a, b2, m, n, k, ta, tb), r.As<float>(), 1e-4f);
+            }
+    }
+
+    [Fact]
     public void PackedGemmMatchesUnpacked()
     {
         // several K blocks (KC = 256), partial row and column tiles, row and column thread splits, transposed A.
