@@ -53,7 +53,7 @@ public class MatMulTests
     {
         // several K blocks (KC = 256), partial row and column tiles, row and column thread splits, transposed A.
         var rnd = new Random(11);
-        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 33, 300), (13, 200, 260), (50, 17, 513), (6, 64, 256) })
+        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 33, 300), (13, 200, 260), (50, 17, 513), (6, 64, 256), (20, 16, 40), (9, 10, 300) })
             foreach (bool ta in new[] { false, true })
                 foreach (int threads in new[] { 1, 2 })
                 {
@@ -65,6 +65,9 @@ public class MatMulTests
                     K.Close(Naive(a, b, m, n, k, ta, false), c, 1e-4f);
                     Gemm.SgemmPacked(ta, m, a, 0, ta ? m : k, packed, c, 0, n, true, threads); // accumulate: twice the product
                     K.Close(Naive(a, b, m, n, k, ta, false).Select(v => 2 * v).ToArray(), c, 1e-4f);
+                    var u = new float[m * n];
+                    Gemm.Sgemm(ta, false, m, n, k, a, 0, ta ? m : k, b, 0, n, u, 0, n, false, threads); // unpacked, same panel width rules
+                    K.Close(Naive(a, b, m, n, k, ta, false), u, 1e-4f);
                 }
     }
 

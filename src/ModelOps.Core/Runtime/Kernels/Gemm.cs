@@ -17,6 +17,9 @@ public static unsafe class Gemm
     private const int MC = MR * 24;
     private const int NCBlocks = 32; // NC = NR * NCBlocks
 
+    /// <summary>Panel width for a product with n columns: 16 for narrow products (n ≤ 16) so a 32-wide tile wastes nothing.</summary>
+    private static int PanelWidth(int n) => n <= 16 ? 16 : NR;
+
     [ThreadStatic] private static float[]? t_packA;
     [ThreadStatic] private static float[]? t_packB;
 
@@ -40,7 +43,7 @@ public static unsafe class Gemm
     /// <summary>Packs op(B) [k×n] into the micro-kernel's panels: for each KC block of rows, NR-column panels (zero-padded).</summary>
     public static PackedB PackB(bool transB, int k, int n, float[] b, int bOff, int ldb)
     {
-        int nr = NR;
+        int nr = PanelWidth(n);
         int npad = (n + nr - 1) / nr * nr;
         var data = new float[Math.Max(1, (long)k * npad)];
         fixed (float* pb = b)
@@ -52,7 +55,7 @@ public static unsafe class Gemm
                 PackB(transB, pb + bOff, ldb, pc, 0, kc, n, pd + (long)pc * npad, nr);
             }
         }
-        return new PackedB(k, n, npad, data);
+        return new PackedB(k, n, npad, nr, data);
     }
 
     private static void Run(bool transA, bool transB, int m, int n, int k,
@@ -82,7 +85,8 @@ public static unsafe class Gemm
             return;
         }
         int rowBlocks = (m + MR - 1) / MR;
-        int colBlocks = (n + NR - 1) / NR;
+        int nr = packed?.Nr ?? PanelWidth(n);
+        int colBlocks = (n + nr - 1) / nr;
         bool splitRows = rowBlocks >= maxThreads * 2 || rowBlocks >= colBlocks;
         int units = splitRows ? rowBlocks : colBlocks;
         int chunks = Math.Min(maxThreads, units);
@@ -95,13 +99,13 @@ public static unsafe class Gemm
                 {
                     int i0 = u0 * MR, i1 = Math.Min(m, u1 * MR);
                     int aShift = transA ? i0 : i0 * lda;
-                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, packed, 0, c, cOff + i0 * ldc, ldc, accumulate);
+                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, packed, 0, c, cOff + i0 * ldc, ldc, accumulate, nr);
                 }
                 else
                 {
-                    int j0 = u0 * NR, j1 = Math.Min(n, u1 * NR);
+                    int j0 = u0 * nr, j1 = Math.Min(n, u1 * nr);
                     int bShift = packed is not null ? 0 : transB ? j0 * ldb : j0;
-                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, packed, j0, c, cOff + j0, ldc, accumulate);
+                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, packed, j0, c, cOff + j0, ldc, accumulate, nr);
                 }
             }
         }, 1);
@@ -156,9 +160,8 @@ public static unsafe class Gemm
     /// <summary>Single-threaded blocked GEMM on one slice.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SgemmST(bool transA, bool transB, int m, int n, int k,
-        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, int packedCol0, float[] c, int cOff, int ldc, bool accumulate)
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, int packedCol0, float[] c, int cOff, int ldc, bool accumulate, int nr)
     {
-        int nr = NR;
         int nc = nr * NCBlocks;
         int packASize = MC * KC;
         int packBSize = nc * KC;
@@ -199,11 +202,11 @@ public static unsafe class Gemm
                                 float* cp = C + (long)(ic + ir) * ldc + jc + jr;
                                 if (mrb == MR && nrb == nr)
                                 {
-                                    Micro(kc, ap, bp, cp, ldc, acc);
+                                    Micro(kc, ap, bp, cp, ldc, acc, nr);
                                 }
                                 else
                                 {
-                                    Micro(kc, ap, bp, pT, nr, false);
+                                    Micro(kc, ap, bp, pT, nr, false, nr);
                                     for (int r = 0; r < mrb; r++)
                                     {
                                         float* crow = cp + (long)r * ldc;
@@ -292,9 +295,9 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool acc)
+    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool acc, int nr)
     {
-        if (NR == 32) Micro6x32(kc, a, b, c, ldc, acc);
+        if (nr == 32) Micro6x32(kc, a, b, c, ldc, acc);
         else Micro6x16(kc, a, b, c, ldc, acc);
     }
 
@@ -419,11 +422,12 @@ public static unsafe class Gemm
 /// <summary>A constant B matrix [K×N] in <see cref="Gemm"/>'s panel layout (see <see cref="Gemm.PackB"/>).</summary>
 public sealed class PackedB
 {
-    internal PackedB(int k, int n, int npad, float[] data)
+    internal PackedB(int k, int n, int npad, int nr, float[] data)
     {
         K = k;
         N = n;
         NPad = npad;
+        Nr = nr;
         Data = data;
     }
 
@@ -431,5 +435,7 @@ public sealed class PackedB
     public int N { get; }
     /// <summary>N rounded up to the micro-kernel's panel width.</summary>
     public int NPad { get; }
+    /// <summary>The panel width the data was packed with.</summary>
+    internal int Nr { get; }
     internal float[] Data { get; }
 }
