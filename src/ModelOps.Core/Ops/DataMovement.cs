@@ -89,10 +89,11 @@ internal static class DataMovement
 
     /// <summary>A new T[n] for an output: from the kernel's buffer pool when <paramref name="alloc"/> is given, else allocated.</summary>
     private static T[] NewArray<T>(KernelContext? alloc, int n, bool clear) where T : unmanaged =>
-        alloc is null ? new T[n] : alloc.Allocate<T>(n, clear);
+        alloc is null ? (clear ? new T[n] : GC.AllocateUninitializedArray<T>(n)) : alloc.Allocate<T>(n, clear);
 
+    /// <summary>The elements of src at baseOffset + Σ c[d]·step[d] for each output coordinate c, row-major.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc) where T : unmanaged
+    internal static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc = null) where T : unmanaged
     {
         int n = Count(outShape);
         var dst = NewArray<T>(alloc, n, clear: false); // every element is written below
@@ -115,10 +116,16 @@ internal static class DataMovement
         int rank = dims.Count;
         int inner = dims[rank - 1];
         long innerStep = steps[rank - 1];
-        if (rank >= 2 && innerStep != 1 && steps[rank - 2] == 1 && dims[rank - 2] >= 8 && inner >= 8)
+        if (innerStep != 1)
         {
-            TransposeTiles(src, dst, dims, steps, baseOffset);
-            return dst;
+            // A transpose: some other output dim walks the source contiguously. Copy in square tiles.
+            int unit = -1;
+            for (int d = rank - 2; d >= 0 && unit < 0; d--) if (steps[d] == 1) unit = d;
+            if (unit >= 0)
+            {
+                TransposeTiles(src, dst, dims, steps, unit, baseOffset);
+                return dst;
+            }
         }
         var c = new int[rank];
         long off = baseOffset;
@@ -143,42 +150,57 @@ internal static class DataMovement
     }
 
     /// <summary>
-    /// The copy of <see cref="CopyStrided"/> when the last two (merged) dims swap places (NCHW ⇄ NHWC and
-    /// other 2-D transposes): the source's unit-step dim is the output's second-to-last. Copied in square
-    /// tiles so that both the reads and the writes of a tile stay in cache.
+    /// dst (row-major over <paramref name="dims"/>) = src at baseOffset + Σ c[d]·steps[d], where output dim
+    /// <paramref name="unit"/> has source step 1 and the last output dim does not: for each position of the other
+    /// dims, a [dims[unit] × inner] block is copied in 16×16 tiles, so reads and writes both stay in cache lines.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, long baseOffset) where T : unmanaged
+    private static unsafe void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, int unit, long baseOffset) where T : unmanaged
     {
-        const int Tile = 32;
+        const int Tile = 16;
         int rank = dims.Count;
-        int rows = dims[rank - 2], cols = dims[rank - 1];
-        long colStep = steps[rank - 1];
-        int outer = dst.Length / (rows * cols);
-        var c = new int[rank - 2];
-        long off = baseOffset;
-        for (int b = 0; b < outer; b++)
+        int inner = dims[rank - 1];
+        long innerStep = steps[rank - 1];
+        int rowsA = dims[unit];
+        var outStride = new long[rank];
+        long acc = 1;
+        for (int d = rank - 1; d >= 0; d--) { outStride[d] = acc; acc *= dims[d]; }
+        long dA = outStride[unit];
+        var outer = new List<int>();
+        for (int d = 0; d < rank - 1; d++) if (d != unit) outer.Add(d);
+        var c = new int[outer.Count];
+        long blocks = 1;
+        foreach (int d in outer) blocks *= dims[d];
+        long srcBase = baseOffset, dstBase = 0;
+        fixed (T* ps = src)
+        fixed (T* pd = dst)
         {
-            int o0 = b * rows * cols;
-            for (int i0 = 0; i0 < rows; i0 += Tile)
+            for (long blk = 0; blk < blocks; blk++)
             {
-                int i1 = Math.Min(rows, i0 + Tile);
-                for (int j0 = 0; j0 < cols; j0 += Tile)
+                for (int a0 = 0; a0 < rowsA; a0 += Tile)
                 {
-                    int j1 = Math.Min(cols, j0 + Tile);
-                    for (int j = j0; j < j1; j++)
+                    int a1 = Math.Min(rowsA, a0 + Tile);
+                    for (int b0 = 0; b0 < inner; b0 += Tile)
                     {
-                        long q = off + i0 + j * colStep;
-                        int d = o0 + i0 * cols + j;
-                        for (int i = i0; i < i1; i++, q++, d += cols) dst[d] = src[q];
+                        int b1 = Math.Min(inner, b0 + Tile);
+                        for (int a = a0; a < a1; a++)
+                        {
+                            T* s = ps + srcBase + a + b0 * innerStep;
+                            T* d = pd + dstBase + a * dA;
+                            for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
+                        }
                     }
                 }
-            }
-            for (int d = rank - 3; d >= 0; d--)
-            {
-                if (++c[d] < dims[d]) { off += steps[d]; break; }
-                off -= steps[d] * (c[d] - 1);
-                c[d] = 0;
+                for (int i = outer.Count - 1; i >= 0; i--)
+                {
+                    int d = outer[i];
+                    srcBase += steps[d];
+                    dstBase += outStride[d];
+                    if (++c[i] < dims[d]) break;
+                    srcBase -= steps[d] * dims[d];
+                    dstBase -= outStride[d] * dims[d];
+                    c[i] = 0;
+                }
             }
         }
     }
@@ -194,6 +216,15 @@ internal static class DataMovement
         var dst = NewArray<float>(alloc, n, clear: fill == 0);
         if (fill != 0) Array.Fill(dst, fill);
         int rank = inShape.Length;
+        // Trailing dims without padding ride along with the last padded one: rows get longer, fewer copies.
+        while (rank > 1 && pads[2 * (rank - 1)] == 0 && pads[2 * (rank - 1) + 1] == 0)
+        {
+            int last = inShape[rank - 1];
+            inShape = [.. inShape.AsSpan(0, rank - 2), inShape[rank - 2] * last];
+            outShape = [.. outShape.AsSpan(0, rank - 2), outShape[rank - 2] * last];
+            pads = [.. pads.AsSpan(0, 2 * (rank - 2)), pads[2 * (rank - 2)] * last, pads[2 * (rank - 2) + 1] * last];
+            rank--;
+        }
         int rows = Count(inShape.AsSpan(0, rank - 1));
         int inner = inShape[rank - 1];
         if (rows == 0 || inner == 0) return dst;
@@ -304,8 +335,16 @@ internal static class DataMovement
         {
             long rowIn = p.Shape[axis] * inner;
             if (rowIn == 0) continue;
-            for (long o = 0; o < outer; o++)
-                Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            if (dst is float[] fd && p.Data is float[] fs)
+            {
+                for (long o = 0; o < outer; o++)
+                    fs.AsSpan((int)(o * rowIn), (int)rowIn).CopyTo(fd.AsSpan((int)(o * rowOut + offset), (int)rowIn));
+            }
+            else
+            {
+                for (long o = 0; o < outer; o++)
+                    Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            }
             offset += rowIn;
         }
         return new Tensor(first.DType, outShape, dst);

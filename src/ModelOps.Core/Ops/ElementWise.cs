@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
@@ -110,6 +112,11 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             for (int i = 0; i < d.Length; i++) d[i] = TSelf.Apply(a, b[i]);
         }
+
+        /// <summary>True when <see cref="Vec"/> computes the op on 8 float lanes exactly as Apply does.</summary>
+        static virtual bool HasVec => false;
+
+        static virtual Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => throw new NotSupportedException();
     }
 
     private static bool IsFloat<T>() => typeof(T) == typeof(float) || typeof(T) == typeof(double);
@@ -120,6 +127,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct AddOp : IBin<AddOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a + b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a + b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(b, a, d);
@@ -128,6 +137,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct SubOp : IBin<SubOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a - b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a - b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
@@ -136,6 +147,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct MulOp : IBin<MulOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a * b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a * b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(b, a, d);
@@ -144,6 +157,9 @@ public sealed partial class ElementWiseOps : OpFamily
     /// <summary>RealDiv / Div: IEEE division for floats; truncating division for integers (error on zero).</summary>
     internal struct DivOp : IBin<DivOp>
     {
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a / b;
+
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
         {
             if (IsFloat<T>()) return a / b;
@@ -329,6 +345,17 @@ public sealed partial class ElementWiseOps : OpFamily
             ?? ctx.Allocate<T>(count, clear: false);
         int inner = plan.Inner;
         bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+        if (typeof(T) == typeof(float) && TOp.HasVec && plan.Rows > 1 && !aS && !bS
+            && ((plan.ARowMajor && plan.BRepeats) || (plan.ARepeats && plan.BRowMajor)))
+        {
+            // A per-channel vector against a full tensor (bias adds, scales): one pass, no per-row set-up.
+            var Af = (float[])(object)A;
+            var Bf = (float[])(object)B;
+            var Of = (float[])(object)O;
+            bool aRep = plan.ARepeats;
+            KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) => RowBroadcast<TOp>(Af, Bf, Of, inner, aRep, s, e), 65_536);
+            return new Tensor(a.DType, plan.OutShape, O);
+        }
         KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
         {
             for (int r = s; r < e; r++)
@@ -342,6 +369,28 @@ public sealed partial class ElementWiseOps : OpFamily
             }
         }, 65_536);
         return new Tensor(a.DType, plan.OutShape, O);
+    }
+
+    /// <summary>Rows [r0, r1) of out = a op b where one operand is a single row repeated and the other is row-major.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RowBroadcast<TOp>(float[] a, float[] b, float[] o, int inner, bool aRepeats, int r0, int r1) where TOp : IBin<TOp>
+    {
+        int vecEnd = Vector256.IsHardwareAccelerated ? inner / 8 * 8 : 0;
+        fixed (float* pa0 = a)
+        fixed (float* pb0 = b)
+        fixed (float* po0 = o)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                long off = (long)r * inner;
+                float* pa = aRepeats ? pa0 : pa0 + off;
+                float* pb = aRepeats ? pb0 + off : pb0;
+                float* po = po0 + off;
+                int j = 0;
+                for (; j < vecEnd; j += 8) TOp.Vec(Vector256.Load(pa + j), Vector256.Load(pb + j)).Store(po + j);
+                for (; j < inner; j++) po[j] = TOp.Apply(pa[j], pb[j]);
+            }
+        }
     }
 
     private static void BiasAdd(KernelContext ctx)

@@ -27,6 +27,15 @@ public sealed class KernelContext : NodeAttributeReader
     /// <summary>Per-node state a kernel may keep between runs of the same plan (packed weights ...).</summary>
     public object? State { get; set; }
 
+    /// <summary>
+    /// Which data inputs are graph constants (the same tensor, with the same contents, on every run), as
+    /// set by the execution plan; null when unknown. Kernels may cache work derived from such inputs in <see cref="State"/>.
+    /// </summary>
+    public bool[]? ConstantInputs { get; init; }
+
+    /// <summary>True when data input <paramref name="i"/> is known to be a graph constant.</summary>
+    public bool IsConstantInput(int i) => ConstantInputs is { } c && i < c.Length && c[i];
+
     public Tensor Input(int i) => i < Inputs.Length ? Inputs[i] : throw Error($"expects at least {i + 1} inputs but has {Inputs.Length}.");
 
     public void SetOutput(int i, Tensor t) => Outputs[i] = t;

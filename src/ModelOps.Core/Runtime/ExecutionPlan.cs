@@ -153,7 +153,10 @@ internal sealed class ExecutionPlan
                 Node = node,
                 Kind = kind,
                 Kernel = kernel,
-                Context = new KernelContext(node, new Tensor[data.Count], outCount, options),
+                Context = new KernelContext(node, new Tensor[data.Count], outCount, options)
+                {
+                    ConstantInputs = data.Select(d => graph.Nodes[order[d.Item1]].Op == "Const").ToArray(),
+                },
                 DataInputs = data.ToArray(),
                 ControlInputs = control.ToArray(),
                 OutputCount = outCount,
