@@ -98,6 +98,10 @@ public static class FreezeBench
                             break;
                         }
                     }
+                    // Untimed: collect each step's garbage (the ceiling's 100 MB array above all) so that the next step
+                    // does not pay for it — the background GC's CPU time would otherwise land in the next measurement.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
                 }
                 foreach (var f in new[] { copyOut, output, outputSync }) File.Delete(Fresh(f, i));
             }
