@@ -248,48 +248,54 @@ public sealed partial class ConvolutionOps : OpFamily
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwiseRow(float[] input, float[] filter, float[] output, ConvGeometry g, int dm, int row)
     {
-        int c = g.C, cout = c * dm;
+        // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
+        int c = g.C, cout = c * dm, H = g.H, W = g.W, OW = g.OW, KH = g.KH, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
         int n = row / g.OH, oh = row % g.OH;
         int ih0 = oh * g.SH - g.PadTop;
         // taps kh in [kh0, kh1) fall inside the image
-        int kh0 = ih0 >= 0 ? 0 : (-ih0 + g.DH - 1) / g.DH;
-        int kh1 = Math.Min(g.KH, g.H - ih0 <= 0 ? 0 : (g.H - ih0 + g.DH - 1) / g.DH);
+        int kh0 = ih0 >= 0 ? 0 : (-ih0 + DH - 1) / DH;
+        int kh1 = Math.Min(KH, H - ih0 <= 0 ? 0 : (H - ih0 + DH - 1) / DH);
         int vecEnd = Vector256.IsHardwareAccelerated && dm == 1 ? cout / 8 * 8 : 0;
+        long tapW = (long)DW * c, tapH = (long)DH * W * c; // input steps between taps
+        long fTapH = (long)KW * cout;                        // filter step between kernel rows
         fixed (float* pin = input)
         fixed (float* pf = filter)
         fixed (float* pout = output)
         {
-            float* img = pin + (long)n * g.H * g.W * c;
-            float* orow = pout + (long)row * g.OW * cout;
-            for (int ow = 0; ow < g.OW; ow++)
+            float* img = pin + (long)n * H * W * c;
+            float* orow = pout + (long)row * OW * cout;
+            for (int ow = 0; ow < OW; ow++)
             {
-                int iw0 = ow * g.SW - g.PadLeft;
-                int kw0 = iw0 >= 0 ? 0 : (-iw0 + g.DW - 1) / g.DW;
-                int kw1 = Math.Min(g.KW, g.W - iw0 <= 0 ? 0 : (g.W - iw0 + g.DW - 1) / g.DW);
+                int iw0 = ow * SW - padLeft;
+                int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+                int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
                 float* o = orow + (long)ow * cout;
+                // first in-window tap of this output pixel, in the input and in the filter
+                float* in0 = img + ((long)(ih0 + kh0 * DH) * W + iw0 + kw0 * DW) * c;
+                float* f0 = pf + (long)kh0 * fTapH + (long)kw0 * cout;
+                int nh = kh1 - kh0, nw = kw1 - kw0;
                 int ch = 0;
                 for (; ch < vecEnd; ch += 8)
                 {
                     var acc = Vector256<float>.Zero;
-                    for (int kh = kh0; kh < kh1; kh++)
+                    float* ir = in0 + ch;
+                    float* fr = f0 + ch;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
                     {
-                        float* irow = img + ((long)(ih0 + kh * g.DH) * g.W + iw0) * c + ch;
-                        float* frow = pf + (long)kh * g.KW * cout + ch;
-                        for (int kw = kw0; kw < kw1; kw++)
-                            acc = MulAdd(Vector256.Load(irow + (long)kw * g.DW * c), Vector256.Load(frow + (long)kw * cout), acc);
+                        float* ip = ir;
+                        float* fp = fr;
+                        for (int kw = 0; kw < nw; kw++, ip += tapW, fp += cout)
+                            acc = MulAdd(Vector256.Load(ip), Vector256.Load(fp), acc);
                     }
                     acc.Store(o + ch);
                 }
                 for (; ch < cout; ch++)
                 {
-                    int ci = ch / dm;
                     float acc = 0;
-                    for (int kh = kh0; kh < kh1; kh++)
-                    {
-                        float* irow = img + ((long)(ih0 + kh * g.DH) * g.W + iw0) * c + ci;
-                        float* frow = pf + (long)kh * g.KW * cout + ch;
-                        for (int kw = kw0; kw < kw1; kw++) acc += irow[(long)kw * g.DW * c] * frow[(long)kw * cout];
-                    }
+                    float* ir = in0 + ch / dm;
+                    float* fr = f0 + ch;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                        for (int kw = 0; kw < nw; kw++) acc += ir[kw * tapW] * fr[(long)kw * cout];
                     o[ch] = acc;
                 }
             }

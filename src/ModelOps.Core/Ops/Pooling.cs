@@ -62,7 +62,8 @@ public sealed partial class PoolingOps : OpFamily
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PoolRow(float[] input, float[] output, ConvGeometry g, bool max, int row)
     {
-        int c = g.C;
+        // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
+        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, SW = g.SW, padLeft = g.PadLeft;
         int n = row / g.OH, oh = row % g.OH;
         int ih0 = oh * g.SH - g.PadTop;
         int h0 = Math.Max(0, ih0), h1 = Math.Min(g.H, ih0 + g.KH);
@@ -71,21 +72,21 @@ public sealed partial class PoolingOps : OpFamily
         fixed (float* pin = input)
         fixed (float* pout = output)
         {
-            float* img = pin + (long)n * g.H * g.W * c;
-            for (int ow = 0; ow < g.OW; ow++)
+            float* img = pin + (long)n * g.H * W * c;
+            for (int ow = 0; ow < OW; ow++)
             {
-                int iw0 = ow * g.SW - g.PadLeft;
-                int w0 = Math.Max(0, iw0), w1 = Math.Min(g.W, iw0 + g.KW);
+                int iw0 = ow * SW - padLeft;
+                int w0 = Math.Max(0, iw0), w1 = Math.Min(W, iw0 + KW);
                 int count = Math.Max(0, h1 - h0) * Math.Max(0, w1 - w0);
                 float inv = count > 0 ? 1f / count : 0f;
-                float* o = pout + ((long)row * g.OW + ow) * c;
+                float* o = pout + ((long)row * OW + ow) * c;
                 int ch = 0;
                 for (; ch < vecEnd; ch += 8)
                 {
                     var acc = Vector256.Create(init);
                     for (int ih = h0; ih < h1; ih++)
                     {
-                        float* p = img + ((long)ih * g.W + w0) * c + ch;
+                        float* p = img + ((long)ih * W + w0) * c + ch;
                         for (int iw = w0; iw < w1; iw++, p += c)
                         {
                             var v = Vector256.Load(p);
@@ -101,7 +102,7 @@ public sealed partial class PoolingOps : OpFamily
                     float acc = init;
                     for (int ih = h0; ih < h1; ih++)
                     {
-                        float* p = img + ((long)ih * g.W + w0) * c + ch;
+                        float* p = img + ((long)ih * W + w0) * c + ch;
                         for (int iw = w0; iw < w1; iw++, p += c)
                         {
                             float v = *p;
