@@ -114,4 +114,12 @@ public sealed class EngineOptions
 
     /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
     public Runtime.OpProfile? Profile { get; init; }
+
+    /// <summary>
+    /// Plans run Conv2D / DepthwiseConv2dNative / MatMul followed by a bias add and an activation as one fused
+    /// kernel (the fuse_contractions rewrite, applied to the session's copy of the graph; inputs and outputs keep
+    /// their names, and fetching a node that the rewrite folded away plans the unrewritten graph instead). The
+    /// arithmetic is the same, so results are identical; false runs the graph exactly as given.
+    /// </summary>
+    public bool FuseContractions { get; init; } = true;
 }

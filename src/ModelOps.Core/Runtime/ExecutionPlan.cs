@@ -69,6 +69,7 @@ internal sealed class ExecutionPlan
 
     public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache)
     {
+        Graph = graph;
         _fetchNames = fetches;
         _pooling = options.PoolHoldFactor > 0;
         _pool.HoldFactor = options.PoolHoldFactor;
@@ -220,6 +221,9 @@ internal sealed class ExecutionPlan
             _lastRead[s] = last;
         }
     }
+
+    /// <summary>The graph this plan runs (its node indices are the ones the plan uses).</summary>
+    public TfGraph Graph { get; }
 
     /// <summary>Graph indices of the placeholders this plan reads.</summary>
     public IReadOnlyList<int> Placeholders { get; }
