@@ -16,6 +16,7 @@ public static class Program
         if (args.Contains("optimize")) return OptimizeBench.Run(args);
         if (args.Contains("freeze")) return FreezeBench.Run(args);
         if (args.Contains("tflite")) return TfLiteBench.Run(args.Contains("--quick") ? 5 : 30);
+        if (args.Contains("convert")) return ConvertBench.Run(args);
         int all = Environment.ProcessorCount;
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());

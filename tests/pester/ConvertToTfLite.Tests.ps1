@@ -139,4 +139,12 @@ Describe 'ConvertTo-TfLite' {
         $r.Outputs[0].Scale[0] | Should -Be ([float](1.0 / 256))
         $r.Outputs[0].ZeroPoint[0] | Should -Be 0
     }
+
+    It 'Int8 -TargetRuntimeVersion takes a version and rejects anything else' {
+        $x = [ModelOps.Core.Samples.SampleModels]::CnnInput(1, 11)
+        $r = ConvertTo-TfLite $cnn -OutputPath (Join-Path $work 'int8v22.tflite') -Quantization Int8 -CalibrationData $x -TargetRuntimeVersion 2.2.0
+        [version]$r.MinRuntimeVersion | Should -BeLessOrEqual ([version]'2.2.0')
+        { ConvertTo-TfLite $cnn -OutputPath (Join-Path $work 'int8bad.tflite') -Quantization Int8 -CalibrationData $x -TargetRuntimeVersion 'newest' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,ModelOps.PowerShell.Commands.ConvertToTfLiteCommand'
+    }
 }

@@ -61,6 +61,11 @@ public sealed class ConvertToTfLiteCommand : ModelOpsCmdlet
     [Parameter]
     public TfLiteIoType InferenceOutputType { get; set; } = TfLiteIoType.Float32;
 
+    /// <summary>Int8: the oldest TFLite the file must run on (e.g. 2.2.0); int8 kernels newer than that stay float.</summary>
+    [Parameter]
+    [ValidatePattern(@"^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$")]
+    public string? TargetRuntimeVersion { get; set; }
+
     /// <summary>Input node names (default: the placeholders the outputs need).</summary>
     [Parameter]
     public string[] Inputs { get; set; } = Array.Empty<string>();
@@ -101,6 +106,7 @@ public sealed class ConvertToTfLiteCommand : ModelOpsCmdlet
                 InputShapes = InputShape is null ? null : InputShape.Keys.Cast<object>().ToDictionary(k => k.ToString()!,
                     k => LanguagePrimitives.ConvertTo<int[]>(InputShape[k]), StringComparer.Ordinal),
                 CalibrationData = CalibrationData.Length > 0 ? LoadCalibration(CalibrationData) : null,
+                TargetRuntimeVersion = TargetRuntimeVersion,
             };
             var info = TfLiteFileConverter.Convert(input, output, options, Force.IsPresent);
             if (info.CustomOps.Count > 0)

@@ -4,6 +4,7 @@ using ModelOps.Core.Formats;
 using ModelOps.Core.Formats.Npy;
 using ModelOps.Core.Formats.TfLite;
 using ModelOps.Core.Formats.TfLite.Schema;
+using ModelOps.Core.Graph;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Runtime.TfLite;
 using ModelOps.Core.Samples;
@@ -25,14 +26,12 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
 {
     private const string Human = "tfjs-human";
 
-    // Not listed: handlandmark-lite converts and runs in both runtimes, but with 4 calibration samples its first
-    // per-channel CONV_2D differs by one output step from TFLite 2.2 in 4 of 301056 values (TFLite 2.13 WASM, whose
-    // XNNPACK kernels requantize differently, in more), and the drift grows to output 2: runtime SNR 3.1 dB against
-    // the 7.6 dB our interpreter reports. Open until the kernel difference is found.
+    // handlandmark-lite has its own test below (HandLandmarkLite_Int8_BitExactWithTfLite22): its outputs are too
+    // sensitive for the SNR comparison of this one.
     public static TheoryData<string, string> Cases()
     {
         var d = new TheoryData<string, string>();
-        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness" })
+        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness", "meet", "selfie", "nanodet" })
             foreach (var r in new[] { TfLiteRuntimes.C22, TfLiteRuntimes.Wasm }) d.Add(m, r);
         return d;
     }
@@ -88,6 +87,53 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Int8_TargetRuntime_KeepsNewerInt8KernelsFloat()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", Protos.DataType.DtFloat, 1, 4);
+        b.Op("y", "LeakyRelu", Protos.DataType.DtFloat, "x").Attr["alpha"] = Attr.Float(0.1f);
+        var samples = new List<IReadOnlyDictionary<string, Tensor>> { new Dictionary<string, Tensor> { [""] = Tensor.Create(new[] { -1f, 0.5f, 2f, -3f }, 1, 4) } };
+        var newest = TfLiteConverter.Convert(b.Graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples });
+        var leaky = newest.Graph.Operators.Single(o => o.Code == BuiltinOperator.LEAKY_RELU);
+        Assert.Equal(TensorType.INT8, newest.Graph.Tensors[leaky.Inputs[0]].Type);
+        Assert.Equal("2.3.0", newest.MinRuntimeVersion); // int8 LEAKY_RELU: TFLite 2.2 refuses it
+        var old = TfLiteConverter.Convert(b.Graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, TargetRuntimeVersion = "2.2.0" });
+        leaky = old.Graph.Operators.Single(o => o.Code == BuiltinOperator.LEAKY_RELU);
+        Assert.Equal(TensorType.FLOAT32, old.Graph.Tensors[leaky.Inputs[0]].Type);
+        Assert.True(TfLiteOpVersions.Compare(old.MinRuntimeVersion, "2.2.0") <= 0, old.MinRuntimeVersion);
+        var ex = Assert.Throws<Errors.ModelOpsException>(() => TfLiteConverter.Convert(b.Graph,
+            new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, TargetRuntimeVersion = "two" }));
+        Assert.Equal(TfLiteErrorIds.InvalidTargetRuntime, ex.ErrorId);
+    }
+
+    /// <summary>The QUANTIZE / DEQUANTIZE versions follow op_version.cc, and every (op, version) an Int8 file holds has a runtime entry.</summary>
+    [Fact]
+    public void Int8_OpVersions_FollowOpVersionRules()
+    {
+        var (graph, samples, _) = Load("sample");
+        var r = TfLiteConverter.Convert(graph, new TfLiteConverterOptions
+        {
+            Quantization = TfLiteQuantization.Int8, CalibrationData = samples, InferenceOutputType = TfLiteIoType.UInt8,
+        });
+        foreach (var op in r.Graph.Operators)
+            Assert.True(TfLiteOpVersions.HasRuntimeEntry(op.Code, op.Version), $"{op.Code} v{op.Version} has no runtime entry");
+        var quantize = r.Graph.Operators.Where(o => o.Code == BuiltinOperator.QUANTIZE).ToList();
+        Assert.Equal(2, quantize.Count); // float → int8 input, int8 → uint8 output: both per tensor, version 1
+        Assert.All(quantize, q => Assert.Equal(1, q.Version));
+        // int16 output: 2; per-channel output: 3.
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.FLOAT32, new[] { 2, 3 });
+        var y16 = g.AddTensor("y16", TensorType.INT16, new[] { 2, 3 });
+        var yc = g.AddTensor("yc", TensorType.INT8, new[] { 2, 3 });
+        yc.Quantization = new QuantizationParametersT { Scale = new List<float> { 0.1f, 0.2f }, ZeroPoint = new List<long> { 0, 0 }, QuantizedDimension = 0 };
+        var q16 = new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { y16.Index }, null, "a");
+        var qc = new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { yc.Index }, null, "b");
+        Assert.Equal(2, TfLiteOpVersions.VersionOf(g, q16));
+        Assert.Equal(3, TfLiteOpVersions.VersionOf(g, qc));
+        Assert.Equal("2.7.0", TfLiteOpVersions.MinimumRuntime(BuiltinOperator.QUANTIZE, 3));
+    }
+
+    [Fact]
     public void Int8_WithoutCalibration_AsksForIt()
     {
         var ex = Assert.Throws<Errors.ModelOpsException>(() =>
@@ -121,7 +167,11 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         Skip.If(why is not null, why);
         var (graph, samples, outputs) = Load(model);
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs });
+        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions
+        {
+            Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs,
+            TargetRuntimeVersion = runtime == TfLiteRuntimes.C22 ? "2.2.0" : null,
+        });
         long convMs = sw.ElapsedMilliseconds;
         var bound = samples.Select(s => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [result.Inputs[0].SignatureKey] = s[""] }).ToList();
         var report = TfLiteAccuracy.MeasureModel(graph, result, bound);
@@ -133,7 +183,8 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         {
             var outNames = result.Graph.OutputKeys.Select(k => k.Contains(':', StringComparison.Ordinal) ? k : k + ":0").ToList();
             using var reference = new GraphSession(graph, outNames);
-            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, result.Model));
+            // Against TFLite 2.2, our interpreter computes as 2.2 did where versions differ (TfLiteSessionOptions.TfLite22).
+            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, result.Model), options: runtime == TfLiteRuntimes.C22 ? TfLiteSessionOptions.TfLite22 : null);
             int nOut = outNames.Count;
             var signal = new double[nOut];
             var noise = new double[nOut];
@@ -172,6 +223,158 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
                 Assert.True(snr >= report[i].SnrDb - 1, $"{model} on {runtime}: output {i} SNR {snr:F2} dB below the reported {report[i].SnrDb:F2} dB.");
             }
             if (runtime == TfLiteRuntimes.C22) Assert.Equal(0, mismatches);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// handlandmark-lite's one-step differences from TFLite 2.2 (first seen in its first per-channel CONV_2D, 4 of
+    /// 301056 values) came from the input QUANTIZE, not the convolution: TFLite 2.2 divides by the scale in double,
+    /// current TFLite (our default) in float (<see cref="Quantize_TfLite22_DividesInDouble"/>). With the TFLite 2.2
+    /// choices every value of every output equals TFLite 2.2. The runtime's SNR is not compared with the report here:
+    /// output 2 is so ill-conditioned that the handful of flipped input steps moves its SNR by several dB (the report,
+    /// made with current TFLite's arithmetic, says 7.6 dB; TFLite 2.2 gets 3.1 dB), so neither figure means much.
+    /// </summary>
+    [SkippableFact]
+    public void HandLandmarkLite_Int8_BitExactWithTfLite22()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        var (graph, samples, outputs) = Load("handlandmark-lite");
+        var result = TfLiteConverter.Convert(graph, new TfLiteConverterOptions { Quantization = TfLiteQuantization.Int8, CalibrationData = samples, Outputs = outputs });
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-int8-hand-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, result.Model);
+        try
+        {
+            using var as22 = new TfLiteSession(TfLiteModelReader.Read(path, result.Model), options: TfLiteSessionOptions.TfLite22);
+            using var current = new TfLiteSession(TfLiteModelReader.Read(path, result.Model));
+            int values = 0, differ22 = 0, differCurrent = 0;
+            foreach (var s in samples)
+            {
+                var feeds = new Dictionary<string, Tensor> { ["0"] = s[""] };
+                var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { s[""] });
+                var a = as22.Run(feeds);
+                var b = current.Run(feeds);
+                for (int i = 0; i < rt.Count; i++)
+                    for (int k = 0; k < rt[i].Data.Length; k++)
+                    {
+                        values++;
+                        if (a[as22.Outputs[i].Name].GetDouble(k) != rt[i].Data[k]) differ22++;
+                        if (b[current.Outputs[i].Name].GetDouble(k) != rt[i].Data[k]) differCurrent++;
+                    }
+            }
+            log.WriteLine($"handlandmark-lite vs TFLite 2.2 over {samples.Count} samples: {differ22} of {values} output values differ with the TFLite 2.2 choices, {differCurrent} with current TFLite's");
+            Assert.Equal(0, differ22);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Evidence for <see cref="TfLiteSessionOptions.QuantizeDividesInDouble"/>: float values whose quotient by the scale
+    /// lies at a rounding boundary where float and double division disagree. TFLite 2.2's QUANTIZE gives the double
+    /// result for every one of them.
+    /// </summary>
+    [SkippableFact]
+    public void Quantize_TfLite22_DividesInDouble()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        const float scale = 0.0235294122f; // 6/255
+        var xs = new List<float>();
+        for (int k = -120; k < 120 && xs.Count < 32; k++)
+        {
+            float mid = (float)((k + 0.5) * scale);
+            foreach (var c in new[] { MathF.BitDecrement(mid), mid, MathF.BitIncrement(mid) })
+                if (Math.Round(c / scale, MidpointRounding.AwayFromZero) != Math.Round(c / (double)scale, MidpointRounding.AwayFromZero)) xs.Add(c);
+        }
+        Assert.True(xs.Count >= 8, $"only {xs.Count} boundary values found");
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.FLOAT32, new[] { xs.Count });
+        var y = g.AddTensor("y", TensorType.INT8, new[] { xs.Count });
+        y.Quantization = new ModelOps.Core.Formats.TfLite.Schema.QuantizationParametersT { Scale = new List<float> { scale }, ZeroPoint = new List<long> { 0 } };
+        g.Inputs.Add(x.Index); g.InputKeys.Add("x"); g.Outputs.Add(y.Index); g.OutputKeys.Add("y");
+        g.Operators.Add(new TflOperator(BuiltinOperator.QUANTIZE, new[] { x.Index }, new[] { y.Index }, null, "q"));
+        TfLiteOpVersions.Assign(g);
+        var bytes = TfLiteWriter.Write(g, TfLiteOpVersions.MinimumRuntime(g), out _);
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-quantize-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var input = Tensor.Create(xs.ToArray(), xs.Count);
+            var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { input });
+            var feeds = new Dictionary<string, Tensor> { ["x"] = input };
+            using var as22 = new TfLiteSession(TfLiteModelReader.Read(path, bytes), options: TfLiteSessionOptions.TfLite22);
+            using var current = new TfLiteSession(TfLiteModelReader.Read(path, bytes));
+            var a = as22.Run(feeds)["y"];
+            var b = current.Run(feeds)["y"];
+            for (int i = 0; i < xs.Count; i++)
+            {
+                Assert.Equal(Math.Round(xs[i] / (double)scale, MidpointRounding.AwayFromZero), rt[0].Data[i]);
+                Assert.Equal(rt[0].Data[i], a.GetDouble(i));
+                Assert.NotEqual(rt[0].Data[i], b.GetDouble(i));
+            }
+            log.WriteLine($"{xs.Count} boundary values: TFLite 2.2 rounds every one as x / (double)scale");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Why FULLY_CONNECTED weights stay per tensor: TFLite 2.2's int8 FULLY_CONNECTED reads the filter's per-tensor
+    /// scale only. Given per-channel scales (the file still says version 6/4, as nothing in op_version.cc marks a
+    /// per-channel full-integer FULLY_CONNECTED for that runtime) it loads and runs, and every output is the output
+    /// zero point, as if the scale were 0: per-channel weights would silently compute nothing there.
+    /// </summary>
+    [SkippableFact]
+    public void FullyConnected_PerChannel_TfLite22IgnoresTheScales()
+    {
+        var why = TfLiteRuntimes.Unavailable(TfLiteRuntimes.C22);
+        Skip.If(why is not null, why);
+        float inScale = 0.05f, outScale = 0.1f;
+        var wScales = new List<float> { 0.01f, 0.02f, 0.04f };
+        var g = new TflGraph();
+        var x = g.AddTensor("x", TensorType.INT8, new[] { 1, 4 });
+        x.Quantization = new QuantizationParametersT { Scale = new List<float> { inScale }, ZeroPoint = new List<long> { 0 } };
+        var w = g.AddTensor("w", TensorType.INT8, new[] { 3, 4 });
+        var wv = Tensor.Create(new sbyte[] { 10, -20, 30, 40, 50, 60, -70, 80, 90, 100, 110, -120 }, 3, 4);
+        w.Data = TensorBytes.ToBytes(wv);
+        w.Value = wv;
+        w.Quantization = new QuantizationParametersT { Scale = wScales, ZeroPoint = new List<long> { 0, 0, 0 }, QuantizedDimension = 0 };
+        var y = g.AddTensor("y", TensorType.INT8, new[] { 1, 3 });
+        y.Quantization = new QuantizationParametersT { Scale = new List<float> { outScale }, ZeroPoint = new List<long> { 0 } };
+        g.Inputs.Add(x.Index); g.InputKeys.Add("x"); g.Outputs.Add(y.Index); g.OutputKeys.Add("y");
+        g.Operators.Add(new TflOperator(BuiltinOperator.FULLY_CONNECTED, new[] { x.Index, w.Index }, new[] { y.Index },
+            BuiltinOptionsUnion.FromFullyConnectedOptions(new FullyConnectedOptionsT()), "fc"));
+        // No bias: version 6 (2.1.0) — still the per-tensor int8 kernel of 2.2.
+        TfLiteOpVersions.Assign(g);
+        var bytes = TfLiteWriter.Write(g, TfLiteOpVersions.MinimumRuntime(g), out _);
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-fc-{Guid.NewGuid():N}.tflite");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var input = Tensor.Create(new sbyte[] { 20, -10, 5, 7 }, 1, 4);
+            var rt = TfLiteRuntimes.Run(TfLiteRuntimes.C22, path, new[] { input });
+            using var ours = new TfLiteSession(TfLiteModelReader.Read(path, bytes), options: TfLiteSessionOptions.TfLite22);
+            var perChannel = ours.Run(new Dictionary<string, Tensor> { ["x"] = input })["y"];
+            var xs = new[] { 20, -10, 5, 7 };
+            var ws = wv.As<sbyte>();
+            for (int c = 0; c < 3; c++)
+            {
+                int acc = 0;
+                for (int k = 0; k < 4; k++) acc += xs[k] * ws[c * 4 + k];
+                double expected = Math.Round(acc * (double)inScale * wScales[c] / outScale, MidpointRounding.AwayFromZero);
+                log.WriteLine($"channel {c}: acc {acc}, TFLite 2.2 {rt[0].Data[c]}, our per-channel kernel {perChannel.GetDouble(c)} (real {expected})");
+                Assert.Equal(expected, perChannel.GetDouble(c));
+                Assert.Equal(0, rt[0].Data[c]); // the output zero point
+            }
         }
         finally
         {

@@ -49,4 +49,9 @@ public sealed class TfLiteConverterOptions
     /// so the only error is the weight rounding that the accuracy report measures.
     /// </summary>
     public bool DynamicHybridKernels { get; init; } = true;
+    /// <summary>
+    /// Int8 mode: the oldest TFLite the file must run on (e.g. "2.2.0"); ops whose integer kernel needs a newer
+    /// runtime stay float between DEQUANTIZE and QUANTIZE. Null: no limit, every op with an int8 kernel is int8.
+    /// </summary>
+    public string? TargetRuntimeVersion { get; init; }
 }

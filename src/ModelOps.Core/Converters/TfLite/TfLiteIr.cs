@@ -278,4 +278,5 @@ public static class TfLiteErrorIds
     public const string InvalidOutput = "TfLiteInvalidOutput";
     public const string CalibrationRequired = "TfLiteCalibrationRequired";
     public const string CalibrationData = "TfLiteCalibrationData";
+    public const string InvalidTargetRuntime = "TfLiteInvalidTargetRuntime";
 }

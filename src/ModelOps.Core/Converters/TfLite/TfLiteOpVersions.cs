@@ -127,7 +127,14 @@ public static class TfLiteOpVersions
                 if (i0 == TensorType.INT8) return PerChannel(0) ? 5 : 2;
                 return 1;
             case BuiltinOperator.QUANTIZE:
-                return 1;
+            {
+                // Float → int8 and int8 → int8/uint8 (requantize) per tensor are version 1; int16 output 2; a
+                // per-channel output 3 (op_version.cc; TFLite's old post-training quantizer stamped 2 on every
+                // QUANTIZE it inserted, more than the feature needs).
+                var oq = op.Outputs.Count > 0 ? g.Tensors[op.Outputs[0]].Quantization : null;
+                if (oq?.Scale is { Count: > 1 }) return 3;
+                return Out(0) == TensorType.INT16 ? 2 : 1;
+            }
             case BuiltinOperator.RESIZE_BILINEAR:
                 if (op.Options?.Value is ResizeBilinearOptionsT { HalfPixelCenters: true }) return 3;
                 return i0 == TensorType.INT8 ? 2 : 1;
@@ -143,7 +150,7 @@ public static class TfLiteOpVersions
                 if (i0 is TensorType.INT8 or TensorType.UINT8) return 2;
                 return i0 == TensorType.BOOL ? 3 : 1;
             case BuiltinOperator.LEAKY_RELU:
-                return 1;
+                return i0 == TensorType.INT16 ? 2 : 1;
             case BuiltinOperator.SQUARED_DIFFERENCE:
                 return i0 == TensorType.INT8 ? 2 : 1;
             case BuiltinOperator.TILE:
@@ -217,8 +224,25 @@ public static class TfLiteOpVersions
         [(BuiltinOperator.MIRROR_PAD, 1)] = "1.13.1",
         [(BuiltinOperator.DEQUANTIZE, 1)] = "1.13.1", [(BuiltinOperator.DEQUANTIZE, 2)] = "1.14.0", [(BuiltinOperator.DEQUANTIZE, 3)] = "1.15.0",
         [(BuiltinOperator.DEQUANTIZE, 5)] = "2.7.0",
-        [(BuiltinOperator.QUANTIZE, 1)] = "1.14.0",
-        [(BuiltinOperator.HARD_SWISH, 1)] = "2.1.0",
+        [(BuiltinOperator.QUANTIZE, 1)] = "1.14.0", [(BuiltinOperator.QUANTIZE, 2)] = "1.15.0", [(BuiltinOperator.QUANTIZE, 3)] = "2.7.0",
+        [(BuiltinOperator.DEQUANTIZE, 4)] = "2.2.0",
+        [(BuiltinOperator.RELU, 1)] = "1.5.0", [(BuiltinOperator.RELU, 2)] = "2.1.0", [(BuiltinOperator.RELU, 3)] = "2.5.0",
+        [(BuiltinOperator.LEAKY_RELU, 2)] = "2.3.0",
+        [(BuiltinOperator.HARD_SWISH, 1)] = "1.15.0",
+        // Versions the converter reaches only with int16 or newer features; listed so no emitted version falls back.
+        [(BuiltinOperator.AVERAGE_POOL_2D, 3)] = "2.3.0", [(BuiltinOperator.MAX_POOL_2D, 3)] = "2.3.0",
+        [(BuiltinOperator.CONCATENATION, 3)] = "2.3.0", [(BuiltinOperator.SOFTMAX, 3)] = "2.3.0",
+        [(BuiltinOperator.LOGISTIC, 3)] = "2.3.0", [(BuiltinOperator.TANH, 3)] = "2.3.0", [(BuiltinOperator.PACK, 3)] = "2.3.0",
+        [(BuiltinOperator.SPLIT, 4)] = "2.3.0", [(BuiltinOperator.SLICE, 3)] = "1.14.0", [(BuiltinOperator.SLICE, 4)] = "2.4.0",
+        [(BuiltinOperator.RESIZE_BILINEAR, 4)] = "2.5.0", [(BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, 4)] = "2.4.0",
+        [(BuiltinOperator.GATHER, 4)] = "2.4.0", [(BuiltinOperator.UNPACK, 4)] = "2.3.0", [(BuiltinOperator.SQUEEZE, 2)] = "2.5.0",
+        [(BuiltinOperator.MEAN, 3)] = "2.4.0", [(BuiltinOperator.RELU6, 3)] = "2.5.0", [(BuiltinOperator.TILE, 2)] = "2.2.0",
+        [(BuiltinOperator.ADD, 3)] = "2.4.0", [(BuiltinOperator.SUB, 5)] = "2.4.0", [(BuiltinOperator.MUL, 4)] = "2.3.0",
+        [(BuiltinOperator.PAD, 3)] = "2.4.0", [(BuiltinOperator.PADV2, 3)] = "2.4.0", [(BuiltinOperator.TRANSPOSE, 5)] = "2.4.0",
+        [(BuiltinOperator.STRIDED_SLICE, 5)] = "2.5.0", [(BuiltinOperator.MAXIMUM, 4)] = "2.3.0", [(BuiltinOperator.MINIMUM, 4)] = "2.3.0",
+        [(BuiltinOperator.REDUCE_MAX, 3)] = "2.5.0", [(BuiltinOperator.REDUCE_MIN, 3)] = "2.5.0",
+        [(BuiltinOperator.CONV_2D, 4)] = "2.3.0", [(BuiltinOperator.DEPTHWISE_CONV_2D, 5)] = "2.3.0",
+        [(BuiltinOperator.FULLY_CONNECTED, 2)] = "1.10.0", [(BuiltinOperator.FULLY_CONNECTED, 7)] = "2.3.0", [(BuiltinOperator.FULLY_CONNECTED, 8)] = "2.3.0",
         [(BuiltinOperator.ELU, 1)] = "2.3.0",
         [(BuiltinOperator.RSQRT, 1)] = "1.10.0",
         [(BuiltinOperator.SQRT, 1)] = "1.10.0",
@@ -241,6 +265,16 @@ public static class TfLiteOpVersions
         [(BuiltinOperator.GELU, 1)] = "2.9.0",
     };
 
+    /// <summary>
+    /// Where an op's integer kernel arrived later than its version says: TFLite's tables give int8 LEAKY_RELU version
+    /// 1 (1.13.1), but TFLite 2.2 refuses it ("Only float32 and uint8 is supported currently, got INT8"); it is
+    /// placed at 2.3.0, the release of LEAKY_RELU version 2 (int16), the oldest we know can run it. Null: none.
+    /// </summary>
+    internal static string? Int8KernelRuntime(BuiltinOperator op) => op == BuiltinOperator.LEAKY_RELU ? "2.3.0" : null;
+
+    /// <summary>True when the (op, version) pair has an entry in the runtime table (no fallback to 1.5.0).</summary>
+    internal static bool HasRuntimeEntry(BuiltinOperator op, int version) => Runtime.ContainsKey((op, version));
+
     public static string MinimumRuntime(BuiltinOperator op, int version) =>
         Runtime.TryGetValue((op, version), out var v) ? v : op == BuiltinOperator.CUSTOM ? "1.5.0" : "1.5.0";
 
@@ -251,6 +285,7 @@ public static class TfLiteOpVersions
         foreach (var op in g.Operators)
         {
             string v = MinimumRuntime(op.Code, op.Version);
+            if (Int8KernelRuntime(op.Code) is { } k && op.Inputs.Count > 0 && op.Inputs[0] >= 0 && g.Tensors[op.Inputs[0]].Type == TensorType.INT8 && Compare(k, v) > 0) v = k;
             if (Compare(v, best) > 0) best = v;
         }
         return best;

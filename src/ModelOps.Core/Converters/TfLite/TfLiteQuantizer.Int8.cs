@@ -11,7 +11,8 @@ namespace ModelOps.Core.Converters.TfLite;
 /// <summary>
 /// Full-integer post-training quantization (TFLite quantization spec): activations asymmetric int8 per tensor
 /// from the ranges observed while the float model runs on the calibration samples; weights of CONV_2D /
-/// DEPTHWISE_CONV_2D symmetric int8 per output channel, of FULLY_CONNECTED per tensor; biases int32 with
+/// DEPTHWISE_CONV_2D symmetric int8 per output channel, of FULLY_CONNECTED per tensor (TFLite 2.2's int8
+/// FULLY_CONNECTED reads one filter scale only and outputs the zero point given several); biases int32 with
 /// scale = input scale × weight scale; fixed output parameters for LOGISTIC / SOFTMAX / TANH; ops that only move
 /// values keep their input's parameters; ops without an int8 kernel run in float between DEQUANTIZE / QUANTIZE.
 /// </summary>
@@ -27,15 +28,24 @@ internal static partial class TfLiteQuantizer
         BuiltinOperator.PAD, BuiltinOperator.PADV2, BuiltinOperator.TRANSPOSE, BuiltinOperator.SOFTMAX,
         BuiltinOperator.LOGISTIC, BuiltinOperator.TANH, BuiltinOperator.RELU, BuiltinOperator.RELU6,
         BuiltinOperator.LEAKY_RELU, BuiltinOperator.HARD_SWISH, BuiltinOperator.PACK, BuiltinOperator.SPACE_TO_DEPTH,
+        BuiltinOperator.RESIZE_BILINEAR, BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, BuiltinOperator.SPLIT, BuiltinOperator.SPLIT_V,
+        BuiltinOperator.GATHER,
     };
 
-    /// <summary>Ops whose int8 output carries the parameters of their (first) input: they only move or select values.</summary>
+    /// <summary>
+    /// Ops whose int8 outputs carry the parameters of their data input (restrict_same_input_output_scale in TFLite's
+    /// operator_property.cc): they only move, select or interpolate values.
+    /// </summary>
     private static readonly HashSet<BuiltinOperator> SameAsInput = new()
     {
         BuiltinOperator.MAX_POOL_2D, BuiltinOperator.AVERAGE_POOL_2D, BuiltinOperator.RESHAPE, BuiltinOperator.SQUEEZE,
         BuiltinOperator.EXPAND_DIMS, BuiltinOperator.STRIDED_SLICE, BuiltinOperator.SLICE, BuiltinOperator.PAD,
-        BuiltinOperator.PADV2, BuiltinOperator.TRANSPOSE, BuiltinOperator.SPACE_TO_DEPTH,
+        BuiltinOperator.PADV2, BuiltinOperator.TRANSPOSE, BuiltinOperator.SPACE_TO_DEPTH, BuiltinOperator.RESIZE_BILINEAR,
+        BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, BuiltinOperator.SPLIT, BuiltinOperator.SPLIT_V, BuiltinOperator.GATHER,
     };
+
+    /// <summary>The input that carries the values (SPLIT's first input is its axis).</summary>
+    private static int DataInput(TflOperator op) => op.Code == BuiltinOperator.SPLIT ? op.Inputs[1] : op.Inputs[0];
 
     /// <summary>Ops whose int8 kernels need every input on the output's parameters (inputs are requantized to them).</summary>
     private static readonly HashSet<BuiltinOperator> InputsAsOutput = new()
@@ -47,6 +57,10 @@ internal static partial class TfLiteQuantizer
     public static void ToFullInteger(TflGraph g, GraphDef source, TfLiteConverterCore core, TfLiteConverterOptions options)
     {
         _ = source; _ = core;
+        if (options.TargetRuntimeVersion is { } target && !System.Text.RegularExpressions.Regex.IsMatch(target, @"^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$"))
+            throw new ModelOpsException(TfLiteErrorIds.InvalidTargetRuntime, ErrorKind.InvalidArgument,
+                $"'{target}' is not a TFLite version; give it as major.minor.patch, e.g. 2.2.0.", target);
+        RewriteSplitV(g);
         var samples = BindSamples(g, options.CalibrationData);
         var (lo, hi) = Calibrate(g, samples);
         var qp = new Dictionary<int, (float Scale, int Zp)>();
@@ -68,6 +82,7 @@ internal static partial class TfLiteQuantizer
             var op = g.Operators[k];
             bool floatIo = op.Outputs.Any(IsActivation);
             quantizedOp[k] = floatIo && Int8Ops.Contains(op.Code)
+                && (options.TargetRuntimeVersion is null || TfLiteOpVersions.Int8KernelRuntime(op.Code) is not { } needs || TfLiteOpVersions.Compare(needs, options.TargetRuntimeVersion) <= 0)
                 && op.Inputs.All(t => t < 0 || g.Tensors[t].Type != TensorType.FLOAT32 || IsActivation(t) || g.Tensors[t].Value is not null);
             foreach (int o in op.Outputs)
             {
@@ -77,7 +92,9 @@ internal static partial class TfLiteQuantizer
                 {
                     BuiltinOperator.LOGISTIC or BuiltinOperator.SOFTMAX => (1f / 256, -128),
                     BuiltinOperator.TANH => (1f / 128, 0),
-                    _ when SameAsInput.Contains(op.Code) && IsActivation(op.Inputs[0]) => qp[op.Inputs[0]],
+                    _ when SameAsInput.Contains(op.Code) && IsActivation(DataInput(op)) => qp[DataInput(op)],
+                    // A constant table (GATHER of a float constant): the output shares the constant's parameters.
+                    _ when SameAsInput.Contains(op.Code) && g.Tensors[DataInput(op)] is { IsConstant: true, Type: TensorType.FLOAT32 } c => ConstantParams(c),
                     _ => FromRange(o),
                 };
             }
@@ -189,6 +206,58 @@ internal static partial class TfLiteQuantizer
         g.Operators.Clear();
         g.Operators.AddRange(prologue);
         g.Operators.AddRange(ops);
+    }
+
+    /// <summary>
+    /// Float SPLIT_V with constant sizes is rewritten before quantization: int8 SPLIT_V is version 2, which TFLite runs
+    /// only from 2.3, while int8 SPLIT and SLICE (version 2) run since 1.14. Equal parts become one SPLIT, unequal
+    /// parts one SLICE per output; both compute the same values.
+    /// </summary>
+    private static void RewriteSplitV(TflGraph g)
+    {
+        for (int k = 0; k < g.Operators.Count; k++)
+        {
+            var op = g.Operators[k];
+            if (op.Code != BuiltinOperator.SPLIT_V || op.Inputs.Count != 3 || g.Tensors[op.Inputs[0]].Type != TensorType.FLOAT32) continue;
+            var axisT = g.Tensors[op.Inputs[2]];
+            if (axisT.Value is null || axisT.Value.Length != 1) continue;
+            var outs = op.Outputs.Select(o => g.Tensors[o].Shape).ToList();
+            var inShape = g.Tensors[op.Inputs[0]].Shape;
+            int axis = (int)axisT.Value.GetInt64(0);
+            if (axis < 0) axis += inShape.Length;
+            if ((uint)axis >= (uint)inShape.Length || outs.Any(s => s.Length != inShape.Length || s.Any(d => d < 0)) || inShape.Any(d => d < 0)) continue;
+            if (outs.All(s => s[axis] == outs[0][axis]))
+            {
+                g.Operators[k] = new TflOperator(BuiltinOperator.SPLIT, new[] { op.Inputs[2], op.Inputs[0] }, op.Outputs,
+                    BuiltinOptionsUnion.FromSplitOptions(new SplitOptionsT { NumSplits = op.Outputs.Count }), op.SourceNode);
+                continue;
+            }
+            var slices = new List<TflOperator>();
+            int start = 0;
+            for (int j = 0; j < op.Outputs.Count; j++)
+            {
+                var begin = new int[inShape.Length];
+                begin[axis] = start;
+                var size = (int[])outs[j].Clone();
+                start += size[axis];
+                int b = IntConstant(g, g.Tensors[op.Outputs[j]].Name + "/begin", begin);
+                int sz = IntConstant(g, g.Tensors[op.Outputs[j]].Name + "/size", size);
+                slices.Add(new TflOperator(BuiltinOperator.SLICE, new[] { op.Inputs[0], b, sz }, new[] { op.Outputs[j] },
+                    BuiltinOptionsUnion.FromSliceOptions(new SliceOptionsT()), op.SourceNode));
+            }
+            g.Operators.RemoveAt(k);
+            g.Operators.InsertRange(k, slices);
+            k += slices.Count - 1;
+        }
+    }
+
+    private static int IntConstant(TflGraph g, string name, int[] values)
+    {
+        var v = Tensor.Create(values, values.Length);
+        var t = g.AddTensor(name, TensorType.INT32, new[] { values.Length });
+        t.Data = TensorBytes.ToBytes(v);
+        t.Value = v;
+        return t.Index;
     }
 
     /// <summary>The per-tensor asymmetric int8 parameters for an observed range: the range is widened to hold 0, the zero point nudged onto the grid.</summary>

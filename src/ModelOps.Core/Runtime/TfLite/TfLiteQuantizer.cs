@@ -12,8 +12,11 @@ namespace ModelOps.Core.Runtime.TfLite;
 /// </summary>
 public static class TfLiteQuantizer
 {
-    /// <summary>Quantizes float values for a quantized int8/uint8/int16 tensor (e.g. a model input).</summary>
-    public static Tensor Quantize(Tensor real, TfLiteTensor spec)
+    /// <summary>
+    /// Quantizes float values for a quantized int8/uint8/int16 tensor (e.g. a model input). Current TFLite divides
+    /// by the scale in float; with <paramref name="divideInDouble"/> the division is in double, as TFLite 2.2 did.
+    /// </summary>
+    public static Tensor Quantize(Tensor real, TfLiteTensor spec, bool divideInDouble = false)
     {
         var q = spec.Quantization;
         if (q is null || !q.HasScale)
@@ -34,7 +37,8 @@ public static class TfLiteQuantizer
             float scale = q.Scale[c];
             int zp = q.ZeroPoint.Length > c ? (int)q.ZeroPoint[c] : 0;
             float x = (float)real.GetDouble(i);
-            vals[i] = Math.Clamp((int)QuantMath.Round(x / scale) + zp, qmin, qmax);
+            double r = divideInDouble ? QuantMath.Round(x / (double)scale) : QuantMath.Round(x / scale);
+            vals[i] = (int)Math.Clamp(r + zp, qmin, qmax);
         }
         return Ints.ToTensor(vals, spec.DType, real.Shape);
     }

@@ -34,6 +34,24 @@ public sealed record TfLiteSessionOptions
     public bool FloatScaleProduct { get; init; }
 
     /// <summary>
+    /// TFLite 2.2 ran int8 RESIZE_BILINEAR through its templated reference kernel: the four-point interpolation in
+    /// float, cast (truncated toward zero) to int8. Current TFLite has an int8 kernel in 10-bit fixed point that
+    /// rounds half away from zero; the two differ by one step wherever the interpolated value is not whole.
+    /// Default false: current TFLite. True: bit-exact with TFLite 2.2.
+    /// </summary>
+    public bool FloatInt8ResizeBilinear { get; init; }
+
+    /// <summary>
+    /// TFLite 2.2's QUANTIZE (float → integer) divided each value by the scale in double; current TFLite divides in
+    /// float. A value whose quotient lies within float rounding of a half step lands one step apart now and then
+    /// (the meet model's input: 1 of 110592). Default false: current TFLite. True: bit-exact with TFLite 2.2.
+    /// </summary>
+    public bool QuantizeDividesInDouble { get; init; }
+
+    /// <summary>The choices that compute as TFLite 2.2 does.</summary>
+    public static TfLiteSessionOptions TfLite22 { get; } = new() { FloatScaleProduct = true, FloatInt8ResizeBilinear = true, QuantizeDividesInDouble = true };
+
+    /// <summary>
     /// For <see cref="IInferenceSession"/> use (Invoke-TfInference -Dequantize): quantized inputs are announced and
     /// taken as float32 real values (quantized on the way in) and quantized outputs come back dequantized.
     /// </summary>

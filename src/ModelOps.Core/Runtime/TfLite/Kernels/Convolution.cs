@@ -56,11 +56,40 @@ internal static class Convolution
         throw ctx.UnsupportedType(t);
     }
 
-    private static long[] Bias64(Tensor? bias, int n)
+    /// <summary>
+    /// The integer output stage the quantized kernels share: accumulator + bias, × the channel's multiplier (32-bit
+    /// with TFLite's double rounding; 64-bit for int16 activations), + output zero point, clamped to the fused
+    /// activation's range in the output type.
+    /// </summary>
+    private sealed class OutputStage
     {
-        var r = new long[n];
-        if (bias is not null) for (int i = 0; i < n; i++) r[i] = bias.GetInt64(i);
-        return r;
+        private readonly int[] _mul, _shift;
+        private readonly long[] _bias;
+        private readonly int _zeroPoint, _min, _max;
+        private readonly bool _wide;
+
+        public OutputStage(OpContext ctx, ActivationFunctionType act, Tensor? bias, int channels, (int[] M, int[] S) multipliers, bool wide)
+        {
+            Type = ctx.OutputType();
+            var qo = ctx.OutQ();
+            var (tmin, tmax) = Ints.Range(Type);
+            (_min, _max) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
+            _zeroPoint = qo.ZeroPoint;
+            (_mul, _shift) = multipliers;
+            _bias = new long[channels];
+            if (bias is not null) for (int i = 0; i < channels; i++) _bias[i] = bias.GetInt64(i);
+            _wide = wide;
+        }
+
+        public DataType Type { get; }
+
+        public int Apply(long acc, int c)
+        {
+            int v = _wide
+                ? QuantMath.MultiplyByQuantizedMultiplier(acc + _bias[c], _mul[c], _shift[c])
+                : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)acc + (int)_bias[c]), _mul[c], _shift[c]);
+            return Math.Clamp(v + _zeroPoint, _min, _max);
+        }
     }
 
     private static void Conv2D(OpContext ctx)
@@ -112,17 +141,13 @@ internal static class Convolution
         }
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
-        var outType = ctx.OutputType();
-        QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
-        var (tmin, tmax) = Ints.Range(outType);
-        var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8);
+        QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
+        bool wide = input.DType == DataType.DtInt16;
+        var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), wide);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         int inOff = -qi.ZeroPoint, fOff = filter.DType == DataType.DtUint8 ? -qf.ZeroPoint : 0;
         for (int i = 0; i < xi.Length; i++) xi[i] += inOff;
         if (fOff != 0) for (int i = 0; i < fi.Length; i++) fi[i] += fOff;
-        var bias64 = Bias64(bias, oc);
-        bool wide = input.DType == DataType.DtInt16;
         var res = new int[total];
         for (int bI = 0; bI < n; bI++)
             for (int oy = 0; oy < oh; oy++)
@@ -145,12 +170,9 @@ internal static class Convolution
                                 else { for (int k = 0; k < fic; k++) part += xi[xo + k] * fi[fo + k]; acc += part; }
                             }
                         }
-                        int v = wide
-                            ? QuantMath.MultiplyByQuantizedMultiplier(acc + bias64[c], mul[c], sft[c])
-                            : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)acc + (int)bias64[c]), mul[c], sft[c]);
-                        res[((bI * oh + oy) * ow + ox) * oc + c] = Math.Clamp(v + qo.ZeroPoint, amin, amax);
+                        res[((bI * oh + oy) * ow + ox) * oc + c] = stage.Apply(acc, c);
                     }
-        ctx.SetOutput(0, Ints.ToTensor(res, outType, shape));
+        ctx.SetOutput(0, Ints.ToTensor(res, stage.Type, shape));
     }
 
     private static void DepthwiseConv2D(OpContext ctx)
@@ -201,16 +223,11 @@ internal static class Convolution
         }
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
-        var outType = ctx.OutputType();
-        QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
-        var (tmin, tmax) = Ints.Range(outType);
-        var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8);
+        QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
+        var stage = new OutputStage(ctx, act, bias, oc, ChannelMultipliers(ctx, 1, oc, perTensorPath: input.DType == DataType.DtUint8), input.DType == DataType.DtInt16);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
         if (filter.DType == DataType.DtUint8) for (int i = 0; i < fi.Length; i++) fi[i] -= qf.ZeroPoint;
-        var bias64 = Bias64(bias, oc);
-        bool wide = input.DType == DataType.DtInt16;
         var res = new int[total];
         for (int bI = 0; bI < n; bI++)
             for (int oy = 0; oy < oh; oy++)
@@ -230,12 +247,9 @@ internal static class Convolution
                                 acc += (long)xi[((bI * ih + iy) * iw + ix) * ic + cin] * fi[(ky * kw + kx) * oc + c];
                             }
                         }
-                        int v = wide
-                            ? QuantMath.MultiplyByQuantizedMultiplier(acc + bias64[c], mul[c], sft[c])
-                            : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)acc + (int)bias64[c]), mul[c], sft[c]);
-                        res[((bI * oh + oy) * ow + ox) * oc + c] = Math.Clamp(v + qo.ZeroPoint, amin, amax);
+                        res[((bI * oh + oy) * ow + ox) * oc + c] = stage.Apply(acc, c);
                     }
-        ctx.SetOutput(0, Ints.ToTensor(res, outType, shape));
+        ctx.SetOutput(0, Ints.ToTensor(res, stage.Type, shape));
     }
 
     private static void FullyConnected(OpContext ctx)
@@ -269,16 +283,11 @@ internal static class Convolution
         }
         if (!Ints.IsQuantizedInt(input.DType)) throw ctx.UnsupportedType(input);
 
-        var outType = ctx.OutputType();
-        QParams qi = ctx.InQ(0), qo = ctx.OutQ(), qf = ctx.InQ(1);
-        var (tmin, tmax) = Ints.Range(outType);
-        var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
-        var (mul, sft) = ChannelMultipliers(ctx, 1, units, perTensorPath: true);
+        QParams qi = ctx.InQ(0), qf = ctx.InQ(1);
+        var stage = new OutputStage(ctx, act, bias, units, ChannelMultipliers(ctx, 1, units, perTensorPath: true), input.DType == DataType.DtInt16);
         int[] xi = Ints.Of(input), fi = Ints.Of(filter);
         for (int i = 0; i < xi.Length; i++) xi[i] -= qi.ZeroPoint;
         if (qf.ZeroPoint != 0) for (int i = 0; i < fi.Length; i++) fi[i] -= qf.ZeroPoint;
-        var bias64 = Bias64(bias, units);
-        bool wide = input.DType == DataType.DtInt16;
         var res = new int[batches * units];
         for (int bI = 0; bI < batches; bI++)
             for (int u = 0; u < units; u++)
@@ -286,12 +295,9 @@ internal static class Convolution
                 long acc = 0;
                 int xo = bI * depth, fo = u * depth;
                 for (int k = 0; k < depth; k++) acc += (long)xi[xo + k] * fi[fo + k];
-                int v = wide
-                    ? QuantMath.MultiplyByQuantizedMultiplier(acc + bias64[u], mul[u], sft[u])
-                    : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)acc + (int)bias64[u]), mul[u], sft[u]);
-                res[bI * units + u] = Math.Clamp(v + qo.ZeroPoint, amin, amax);
+                res[bI * units + u] = stage.Apply(acc, u);
             }
-        ctx.SetOutput(0, Ints.ToTensor(res, outType, shape));
+        ctx.SetOutput(0, Ints.ToTensor(res, stage.Type, shape));
     }
 
     /// <summary>TRANSPOSE_CONV: inputs (output_shape, weights [OC,KH,KW,IC], input, optional bias).</summary>
@@ -351,25 +357,13 @@ internal static class Convolution
             ctx.SetOutput(0, new Tensor(DataType.DtFloat, outShape, accF!));
             return;
         }
-        var outType = ctx.OutputType();
-        QParams qo = ctx.OutQ();
         var fq = ctx.InputInfo(1).Quantization ?? throw ctx.Unsupported("the quantized filter has no scale");
-        var (tmin, tmax) = Ints.Range(outType);
-        var (amin, amax) = QuantMath.ActivationRange(act, qo.Scale, qo.ZeroPoint, tmin, tmax);
         var mul = new int[oc];
         var sft = new int[oc];
-        for (int c = 0; c < oc; c++) (mul[c], sft[c]) = QuantMath.QuantizeMultiplier((double)qi.Scale * fq.Scale[fq.Scale.Length == 1 ? 0 : c] / qo.Scale);
-        var bias64 = Bias64(bias, oc);
-        bool wide = input.DType == DataType.DtInt16;
+        for (int c = 0; c < oc; c++) (mul[c], sft[c]) = QuantMath.QuantizeMultiplier((double)qi.Scale * fq.Scale[fq.Scale.Length == 1 ? 0 : c] / ctx.OutQ().Scale);
+        var stage = new OutputStage(ctx, act, bias, oc, (mul, sft), input.DType == DataType.DtInt16);
         var res = new int[total];
-        for (int i = 0; i < total; i++)
-        {
-            int c = i % oc;
-            int v = wide
-                ? QuantMath.MultiplyByQuantizedMultiplier(accI![i] + bias64[c], mul[c], sft[c])
-                : QuantMath.MultiplyByQuantizedMultiplier(unchecked((int)accI![i] + (int)bias64[c]), mul[c], sft[c]);
-            res[i] = Math.Clamp(v + qo.ZeroPoint, amin, amax);
-        }
-        ctx.SetOutput(0, Ints.ToTensor(res, outType, outShape));
+        for (int i = 0; i < total; i++) res[i] = stage.Apply(accI![i], i % oc);
+        ctx.SetOutput(0, Ints.ToTensor(res, stage.Type, outShape));
     }
 }

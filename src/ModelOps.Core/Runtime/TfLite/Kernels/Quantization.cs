@@ -19,7 +19,7 @@ internal static class Quantization
         var spec = ctx.OutputInfo(0);
         if (input.DType is DataType.DtFloat or DataType.DtHalf)
         {
-            ctx.SetOutput(0, TfLiteQuantizer.Quantize(input, spec));
+            ctx.SetOutput(0, TfLiteQuantizer.Quantize(input, spec, ctx.Session.Options.QuantizeDividesInDouble));
             return;
         }
         if (input.DType is not (DataType.DtInt8 or DataType.DtUint8 or DataType.DtInt16 or DataType.DtInt32)) throw ctx.UnsupportedType(input);

@@ -6,7 +6,7 @@ namespace ModelOps.Core.Runtime.TfLite.Kernels;
 
 /// <summary>
 /// Data movement: RESHAPE, SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, SLICE, PACK, UNPACK, CONCATENATION, SPACE_TO_DEPTH,
-/// PAD, PADV2, TRANSPOSE. Quantized tensors keep their values (CONCATENATION rescales inputs whose scale differs).
+/// PAD, PADV2, TRANSPOSE, SPLIT, SPLIT_V, GATHER. Quantized tensors keep their values (CONCATENATION rescales inputs whose scale differs).
 /// </summary>
 internal static class Reshaping
 {
@@ -24,6 +24,9 @@ internal static class Reshaping
         r[BuiltinOperator.PAD] = Pad;
         r[BuiltinOperator.PADV2] = Pad;
         r[BuiltinOperator.TRANSPOSE] = Transpose;
+        r[BuiltinOperator.SPLIT] = ctx => Split(ctx, ctx.Input(1), (int)ctx.Input(0).GetInt64(0), null);
+        r[BuiltinOperator.SPLIT_V] = ctx => Split(ctx, ctx.Input(0), (int)ctx.Input(2).GetInt64(0), ctx.Input(1).ToInt32Array());
+        r[BuiltinOperator.GATHER] = Gather;
     }
 
     /// <summary>Elements of <paramref name="a"/> at the given flat indices, as a new array of the same element type.</summary>
@@ -317,6 +320,71 @@ internal static class Reshaping
             idx[n] = s;
             for (int d = rank - 1; d >= 0; d--) { if (++counter[d] < shape[d]) break; counter[d] = 0; }
         }
+        ctx.SetOutput(0, new Tensor(input.DType, shape, Take(input.Data, idx)));
+    }
+
+    /// <summary>SPLIT (equal parts, as many as outputs) and SPLIT_V (given sizes, one of them may be -1) along an axis.</summary>
+    private static void Split(OpContext ctx, Tensor input, int axis, int[]? sizes)
+    {
+        if (axis < 0) axis += input.Rank;
+        if ((uint)axis >= (uint)input.Rank) throw ctx.Unsupported($"axis {axis} is outside the input's {input.Rank} dimensions");
+        int dim = input.Shape[axis], parts = ctx.OutputCount;
+        if (sizes is null)
+        {
+            if (parts == 0 || dim % parts != 0) throw ctx.Unsupported($"dimension {dim} does not split into {parts} equal parts");
+            sizes = Enumerable.Repeat(dim / parts, parts).ToArray();
+        }
+        else
+        {
+            sizes = (int[])sizes.Clone();
+            int unknown = Array.IndexOf(sizes, -1);
+            if (unknown >= 0) sizes[unknown] = dim - sizes.Where((_, i) => i != unknown).Sum();
+            if (sizes.Length != parts || sizes.Any(v => v < 0) || sizes.Sum() != dim)
+                throw ctx.Unsupported($"sizes [{string.Join(",", sizes)}] do not split dimension {dim} into {parts} outputs");
+        }
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= input.Shape[d];
+        for (int d = axis + 1; d < input.Rank; d++) inner *= input.Shape[d];
+        int start = 0;
+        for (int k = 0; k < parts; k++)
+        {
+            var shape = (int[])input.Shape.Clone();
+            shape[axis] = sizes[k];
+            int chunk = sizes[k] * inner;
+            var idx = new int[outer * chunk];
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < chunk; i++) idx[o * chunk + i] = (o * dim + start) * inner + i;
+            ctx.SetOutput(k, new Tensor(input.DType, shape, Take(input.Data, idx)));
+            start += sizes[k];
+        }
+    }
+
+    /// <summary>GATHER: slices of params along an axis picked by integer indices (batch_dims 0).</summary>
+    private static void Gather(OpContext ctx)
+    {
+        var o = ctx.Options<GatherOptions>();
+        var input = ctx.Input(0);
+        var indices = ctx.Input(1);
+        if ((o?.BatchDims ?? 0) != 0) throw ctx.Unsupported("batch_dims other than 0 are not implemented");
+        int axis = o?.Axis ?? 0;
+        if (axis < 0) axis += input.Rank;
+        if ((uint)axis >= (uint)input.Rank) throw ctx.Unsupported($"axis {axis} is outside the input's {input.Rank} dimensions");
+        int dim = input.Shape[axis], outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= input.Shape[d];
+        for (int d = axis + 1; d < input.Rank; d++) inner *= input.Shape[d];
+        var at = new int[indices.Length];
+        for (int i = 0; i < at.Length; i++)
+        {
+            long v = indices.GetInt64(i);
+            if (v < 0 || v >= dim) throw ctx.Unsupported($"index {v} is outside [0, {dim})");
+            at[i] = (int)v;
+        }
+        var shape = input.Shape.Take(axis).Concat(indices.Shape).Concat(input.Shape.Skip(axis + 1)).ToArray();
+        var idx = new int[outer * at.Length * inner];
+        int p = 0;
+        for (int b = 0; b < outer; b++)
+            foreach (int a in at)
+                for (int i = 0; i < inner; i++) idx[p++] = (b * dim + a) * inner + i;
         ctx.SetOutput(0, new Tensor(input.DType, shape, Take(input.Data, idx)));
     }
 }

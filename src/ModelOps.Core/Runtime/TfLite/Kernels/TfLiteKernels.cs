@@ -18,6 +18,7 @@ internal static class TfLiteKernels
         Reshaping.Register(r);
         Lstm.Register(r);
         Reduction.Register(r);
+        Resizing.Register(r);
         return r;
     }
 
