@@ -40,7 +40,9 @@ public static class FreezeBench
             // Throughput: freeze + write to a file, in-process, warm-up then the median of N runs. Each round also times
             // the I/O ceiling — File.ReadAllBytes of the checkpoint data file + File.WriteAllBytes of those bytes, what any
             // freezer must at least do — and freezing with the fsync before the rename (durable: true, not the default);
-            // the three rotate their order.
+            // the three rotate their order. Every timed write goes to a new file, deleted after the round outside the timing:
+            // overwriting the previous round's 100 MB file would make each write wait until the kernel has finished
+            // writing that file back (truncating or unlinking pages under writeback blocks), timing the disk, not the freeze.
             // On a shared machine wall times swing with load, so the per-round ratio freeze / ceiling is the figure to compare.
             string dataFile = Path.Combine(dir, "model", "model.ckpt.data-00000-of-00001");
             string copyOut = Path.Combine(dir, "copy.bin");
@@ -52,6 +54,7 @@ public static class FreezeBench
             var ceilingMs = new double[runs];
             var syncMs = new double[runs];
             double firstMs = 0;
+            long frozenBytes = 0;
             using var self = Process.GetCurrentProcess();
             for (int i = -1; i < runs; i++)
             {
@@ -62,7 +65,7 @@ public static class FreezeBench
                         case 0:
                         {
                             var t = Stopwatch.StartNew();
-                            File.WriteAllBytes(copyOut, File.ReadAllBytes(dataFile));
+                            File.WriteAllBytes(Fresh(copyOut, i), File.ReadAllBytes(dataFile));
                             if (i >= 0) ceilingMs[i] = t.Elapsed.TotalMilliseconds;
                             break;
                         }
@@ -73,11 +76,12 @@ public static class FreezeBench
                             var t = Stopwatch.StartNew();
                             using var result = GraphFreezer.FreezeGraph(graph, Path.Combine(dir, "model"), Options);
                             double f = t.Elapsed.TotalMilliseconds;
-                            GraphFreezer.Write(result, output, asText: false, overwrite: true);
+                            GraphFreezer.Write(result, Fresh(output, i), asText: false, overwrite: false);
                             double all = t.Elapsed.TotalMilliseconds;
                             self.Refresh();
                             double cpu = (self.TotalProcessorTime - cpu0).TotalMilliseconds;
                             if (result.WeightBytes != weightBytes) throw new InvalidOperationException($"froze {result.WeightBytes} weight bytes, expected {weightBytes}");
+                            frozenBytes = new FileInfo(Fresh(output, i)).Length;
                             if (i < 0) { firstMs = all; break; }
                             freezeMs[i] = f;
                             writeMs[i] = all - f;
@@ -89,17 +93,22 @@ public static class FreezeBench
                         {
                             var t = Stopwatch.StartNew();
                             using var result = GraphFreezer.FreezeGraph(graph, Path.Combine(dir, "model"), Options);
-                            GraphFreezer.Write(result, outputSync, asText: false, overwrite: true, durable: true);
+                            GraphFreezer.Write(result, Fresh(outputSync, i), asText: false, overwrite: false, durable: true);
                             if (i >= 0) syncMs[i] = t.Elapsed.TotalMilliseconds;
                             break;
                         }
                     }
+                    // Untimed: collect each step's garbage (the ceiling's 100 MB array above all) so that the next step
+                    // does not pay for it — the background GC's CPU time would otherwise land in the next measurement.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
                 }
+                foreach (var f in new[] { copyOut, output, outputSync }) File.Delete(Fresh(f, i));
             }
             double mb = weightBytes / 1e6;
             double median = Median(totalMs);
             Console.WriteLine($"freeze: {mb / (median / 1000):F0} MB/s of weights, best run {mb / (totalMs.Min() / 1000):F0} MB/s  (end to end {median:F0} ms, median of {runs}; min {totalMs.Min():F0} max {totalMs.Max():F0};"
-                + $" FreezeGraph {Median(freezeMs):F0} ms + Write {Median(writeMs):F0} ms; output {new FileInfo(output).Length:N0} bytes)");
+                + $" FreezeGraph {Median(freezeMs):F0} ms + Write {Median(writeMs):F0} ms; output {frozenBytes:N0} bytes)");
             Console.WriteLine($"freeze: I/O ceiling (ReadAllBytes + WriteAllBytes of the {ckptBytes / 1e6:F1} MB data file, no fsync) {ckptBytes / 1e6 / (Median(ceilingMs) / 1000):F0} MB/s median, best {ckptBytes / 1e6 / (ceilingMs.Min() / 1000):F0};"
                 + $" freeze time / ceiling time per round: median {Median(Ratios(totalMs, ceilingMs)):F2}, best {Ratios(totalMs, ceilingMs).Min():F2}");
             Console.WriteLine($"freeze: with an fsync before the rename (durable: true) {mb / (Median(syncMs) / 1000):F0} MB/s median, best {mb / (syncMs.Min() / 1000):F0};"
@@ -132,6 +141,7 @@ public static class FreezeBench
             Console.WriteLine($"freeze: CRC-32C over 16 MiB in memory {buf.Length / 1e6 / (crcMs.Min() / 1000):F0} MB/s (best of {runs}; median {buf.Length / 1e6 / (Median(crcMs) / 1000):F0}) [{sink:x8}]");
 
             // Peak memory: one freeze in a fresh process.
+            File.Delete(Path.Combine(dir, "frozen-child.pb"));
             var (peak, baseline, allocated, coldMs) = RunChild(graph, Path.Combine(dir, "model"), Path.Combine(dir, "frozen-child.pb"));
             // Wall time swings with machine load (other processes); CPU time (user + system, all threads) much less.
             Console.WriteLine($"freeze: CPU time {Median(cpuMs):F0} ms per freeze (median; min {cpuMs.Min():F0}) = {mb / (Median(cpuMs) / 1000):F0} MB/s of weights per CPU-second (best {mb / (cpuMs.Min() / 1000):F0})");
@@ -181,6 +191,9 @@ public static class FreezeBench
         GC.KeepAlive(result);
         return 0;
     }
+
+    /// <summary>This round's own output file: "frozen.pb" → "frozen.3.pb".</summary>
+    private static string Fresh(string path, int round) => Path.ChangeExtension(path, (round + 1).ToString(CultureInfo.InvariantCulture) + Path.GetExtension(path));
 
     private static double[] Ratios(double[] a, double[] b) => a.Zip(b, (x, y) => x / y).ToArray();
 

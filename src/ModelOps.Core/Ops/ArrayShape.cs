@@ -30,7 +30,7 @@ public sealed partial class ArrayShape : OpFamily
             var perm = ctx.Input(1).ToInt32Array();
             if (perm.Length != x.Rank || perm.Any(p => p < 0 || p >= x.Rank) || perm.Distinct().Count() != perm.Length)
                 throw ctx.Error($"has permutation [{string.Join(",", perm)}], not a permutation of the {x.Rank} dimensions of {Tensor.FormatShape(x.Shape)}.");
-            ctx.SetOutput(0, Transpose(x, perm));
+            ctx.SetOutput(0, Transpose(x, perm, ctx));
         });
         r.Add("ConcatV2", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[..^1], DataMovement.ScalarInt(ctx, ctx.Inputs.Length - 1))));
         r.Add("Concat", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[1..], DataMovement.ScalarInt(ctx, 0))));
@@ -57,7 +57,7 @@ public sealed partial class ArrayShape : OpFamily
             int num = (int)ctx.Int("num", x.Shape[axis]);
             if (num != x.Shape[axis]) throw ctx.Error($"unpacks {num} tensors from dimension {axis} of size {x.Shape[axis]}.");
             var shape = x.Shape.Where((_, i) => i != axis).ToArray();
-            for (int i = 0; i < num; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i, 1).Reshape(shape));
+            for (int i = 0; i < num; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i, 1, ctx).Reshape(shape));
         });
         r.Add("Split", ctx =>
         {
@@ -66,7 +66,7 @@ public sealed partial class ArrayShape : OpFamily
             int n = (int)ctx.Int("num_split");
             if (n <= 0 || x.Shape[axis] % n != 0) throw ctx.Error($"splits dimension {axis} of size {x.Shape[axis]} into {n} equal parts.");
             int size = x.Shape[axis] / n;
-            for (int i = 0; i < n; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i * size, size));
+            for (int i = 0; i < n; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i * size, size, ctx));
         });
         r.Add("SplitV", ctx =>
         {
@@ -79,7 +79,7 @@ public sealed partial class ArrayShape : OpFamily
             if (sizes.Any(s => s < 0) || sizes.Sum() != x.Shape[axis] || sizes.Count(s => s == -1) > 1)
                 throw ctx.Error($"has size_splits [{string.Join(",", ctx.Input(1).ToInt64Array())}] that do not add up to dimension {axis} of size {x.Shape[axis]}.");
             int start = 0;
-            for (int i = 0; i < sizes.Length; i++) { ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, start, (int)sizes[i])); start += (int)sizes[i]; }
+            for (int i = 0; i < sizes.Length; i++) { ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, start, (int)sizes[i], ctx)); start += (int)sizes[i]; }
         });
         r.Add("Slice", Slice);
         r.Add("StridedSlice", StridedSlice);
@@ -184,7 +184,7 @@ public sealed partial class ArrayShape : OpFamily
         }
     }
 
-    internal static Tensor Transpose(Tensor x, int[] perm)
+    internal static Tensor Transpose(Tensor x, int[] perm, KernelContext? alloc = null)
     {
         bool identity = true;
         for (int i = 0; i < perm.Length; i++) identity &= perm[i] == i;
@@ -192,7 +192,7 @@ public sealed partial class ArrayShape : OpFamily
         if (identity) return x;
         var st = DataMovement.Strides(x.Shape);
         var step = perm.Select(p => st[p]).ToArray();
-        return DataMovement.TakeStrided(x, outShape, 0, step);
+        return DataMovement.TakeStrided(x, outShape, 0, step, alloc);
     }
 
     private static Tensor Reverse(Tensor x, bool[] dims)
@@ -272,7 +272,7 @@ public sealed partial class ArrayShape : OpFamily
             shape[axis] += p.Shape[axis];
         }
         if (parts.Length == 1) return first;
-        return DataMovement.Concat(parts, axis, shape);
+        return DataMovement.Concat(parts, axis, shape, ctx);
     }
 
     private static void Slice(KernelContext ctx)
@@ -292,7 +292,7 @@ public sealed partial class ArrayShape : OpFamily
         var st = DataMovement.Strides(x.Shape);
         long baseOff = 0;
         for (int d = 0; d < x.Rank; d++) baseOff += begin[d] * st[d];
-        ctx.SetOutput(0, DataMovement.TakeStrided(x, outShape, baseOff, st));
+        ctx.SetOutput(0, DataMovement.TakeStrided(x, outShape, baseOff, st, ctx));
     }
 
     private static void StridedSlice(KernelContext ctx)
@@ -310,7 +310,7 @@ public sealed partial class ArrayShape : OpFamily
         long baseOff = 0;
         var step = new long[x.Rank];
         for (int d = 0; d < x.Rank; d++) { baseOff += plan.Begin[d] * st[d]; step[d] = plan.Stride[d] * st[d]; }
-        ctx.SetOutput(0, DataMovement.TakeStrided(x, plan.Sizes, baseOff, step).Reshape(plan.FinalShape));
+        ctx.SetOutput(0, DataMovement.TakeStrided(x, plan.Sizes, baseOff, step, ctx).Reshape(plan.FinalShape));
     }
 
     internal readonly record struct SlicePlan(long[] Begin, long[] Stride, int[] Sizes, int[] FinalShape);
@@ -388,7 +388,7 @@ public sealed partial class ArrayShape : OpFamily
         if (p.Any(v => v < 0)) throw ctx.Error("has negative paddings.");
         var outShape = x.Shape.Select((d, i) => checked((int)(d + p[2 * i] + p[2 * i + 1]))).ToArray();
         if (x.DType == DataType.DtFloat && x.Rank > 0 && (value is null || value.DType == DataType.DtFloat))
-            return new Tensor(DataType.DtFloat, outShape, DataMovement.PadFloat(x.As<float>(), x.Shape, outShape, p, value is null ? 0f : value.As<float>()[0]));
+            return new Tensor(DataType.DtFloat, outShape, DataMovement.PadFloat(x.As<float>(), x.Shape, outShape, p, value is null ? 0f : value.As<float>()[0], ctx));
         var st = DataMovement.Strides(x.Shape);
         var contrib = outShape.Select((len, d) => Enumerable.Range(0, len).Select(c =>
         {

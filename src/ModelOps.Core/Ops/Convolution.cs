@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
 using ModelOps.Core.Tensors;
@@ -7,8 +9,9 @@ using ModelOps.Core.Tensors;
 namespace ModelOps.Core.Ops;
 
 /// <summary>
-/// 2-D convolutions: Conv2D (im2col + packed GEMM; 1×1 stride-1 convolutions go straight to the GEMM),
-/// DepthwiseConv2dNative (channel-vectorized direct loop, any depth multiplier), Conv2DBackpropInput
+/// 2-D convolutions: Conv2D (im2col tiles + GEMM with the filter packed once per session while it is a graph
+/// constant; 1×1 stride-1 convolutions go straight to the GEMM), DepthwiseConv2dNative (register-accumulating
+/// channel-vectorized direct loop, any depth multiplier), Conv2DBackpropInput
 /// (GEMM + col2im), and the grappler-fused _FusedConv2D / _FusedDepthwiseConv2dNative. NHWC natively;
 /// NCHW is transposed in and out. float32 (float16/bfloat16 computed in float32).
 /// </summary>
@@ -55,6 +58,38 @@ public sealed partial class ConvolutionOps : OpFamily
         return e;
     }
 
+    /// <summary>
+    /// The common set-up of the filter ops: a 4-D filter [kh, kw, in, ·] whose input channels match the
+    /// input's (given NHWC or NCHW by data_format), and the window geometry read from the node.
+    /// </summary>
+    private static ConvGeometry FilterGeometry(KernelContext ctx, int[] inputShape, Tensor f, string filterLayout, string inputName = "the input", string hint = "")
+    {
+        if (f.Rank != 4) throw ctx.Error($"needs a 4-D filter {filterLayout}, got {Tensor.FormatShape(f.Shape)}.");
+        var g = ConvGeometry.Create(ctx, inputShape, f.Shape[0], f.Shape[1]);
+        if (f.Shape[2] != g.C) throw ctx.Error($"has a filter for {f.Shape[2]} input channels but {inputName} has {g.C}{hint}.");
+        return g;
+    }
+
+    /// <summary>Kernel state: a float32 filter input prepared once (packed for the GEMM, or converted) while it is a graph constant.</summary>
+    private sealed class FilterCache<T>(Tensor source, T value) where T : class
+    {
+        public Tensor Source { get; } = source;
+        public T Value { get; } = value;
+    }
+
+    /// <summary>
+    /// Input <paramref name="index"/> prepared by <paramref name="prepare"/>, cached in the context's State when
+    /// the input is a graph constant (same tensor object on every run), else prepared for this run only.
+    /// </summary>
+    private static T Prepared<T>(KernelContext ctx, int index, Func<Tensor, T> prepare) where T : class
+    {
+        var t = ctx.Input(index);
+        if (ctx.State is FilterCache<T> c && ReferenceEquals(c.Source, t)) return c.Value;
+        var v = prepare(t);
+        if (ctx.IsConstantInput(index)) ctx.State = new FilterCache<T>(t, v);
+        return v;
+    }
+
     // ------------------------------------------------------------------ Conv2D
 
     private static void Conv2D(KernelContext ctx, bool fused)
@@ -62,30 +97,44 @@ public sealed partial class ConvolutionOps : OpFamily
         var x = ctx.Input(0);
         var f = ctx.Input(1);
         CheckFloat(ctx, x);
-        if (f.Rank != 4) throw ctx.Error($"needs a 4-D filter [h, w, in, out], got {Tensor.FormatShape(f.Shape)}.");
-        var g = ConvGeometry.Create(ctx, x.Shape, f.Shape[0], f.Shape[1]);
-        int cin = f.Shape[2], cout = f.Shape[3];
-        if (cin != g.C)
-            throw ctx.Error($"has a filter for {cin} input channels but the input has {g.C} (grouped convolution is not supported).");
+        var g = FilterGeometry(ctx, x.Shape, f, "[h, w, in, out]", hint: " (grouped convolution is not supported)");
+        int cout = f.Shape[3];
+        int kdim = g.KH * g.KW * g.C;
         var input = InputNhwc(x, g);
-        var filter = FloatConvert.ToFloat(f).As<float>();
+        var packed = Prepared(ctx, 1, t => Gemm.PackB(false, kdim, cout, FloatConvert.ToFloat(t).As<float>(), 0, cout));
         var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
-        var output = new float[(long)g.N * g.OH * g.OW * cout];
-        Conv2DNhwc(input, filter, output, g, cout, epi, ctx.Options.IntraOpThreads);
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout, clear: false);
+        Conv2DNhwc(input, packed, output, g, cout, epi, ctx.Options.IntraOpThreads);
         ctx.SetOutput(0, Output(output, g, cout, x.DType));
     }
 
-    /// <summary>NHWC convolution of input by filter [KH, KW, C, cout] into output [N, OH, OW, cout].</summary>
-    public static void Conv2DNhwc(float[] input, float[] filter, float[] output, ConvGeometry g, int cout, Epilogue epi, int threads)
+    /// <summary>NHWC convolution of input by filter [KH, KW, C, cout] into output [N, OH, OW, cout] (every element written).</summary>
+    public static void Conv2DNhwc(float[] input, float[] filter, float[] output, ConvGeometry g, int cout, Epilogue epi, int threads) =>
+        Conv2DNhwc(input, Gemm.PackB(false, g.KH * g.KW * g.C, cout, filter, 0, cout), output, g, cout, epi, threads);
+
+    /// <summary>
+    /// NHWC convolution with the filter packed for the GEMM (<see cref="Gemm.PackB"/> of the [KH·KW·C, cout] matrix).
+    /// 1×1 stride-1 unpadded convolutions multiply the input in place; others gather patches (im2col) in
+    /// cache-sized tiles of output pixels. The epilogue runs on each tile while it is in cache.
+    /// </summary>
+    public static void Conv2DNhwc(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, Epilogue epi, int threads)
     {
         int cin = g.C;
         int kdim = g.KH * g.KW * cin;
         int pixels = g.OH * g.OW;
         if (pixels == 0 || cout == 0 || g.N == 0) return;
+        if (kdim == 0)
+        {
+            Array.Clear(output, 0, g.N * pixels * cout);
+            epi.ApplyAll(output, g.N * pixels, cout, threads);
+            return;
+        }
         bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OH == g.H && g.OW == g.W;
-        // Rows of the im2col matrix per task: about 64K floats of patches, a multiple of the GEMM row tile.
-        int chunk = Math.Max(Gemm.MR, Math.Min(pixels, 65_536 / Math.Max(1, kdim) / Gemm.MR * Gemm.MR));
-        if (direct) chunk = Math.Max(chunk, Math.Min(pixels, 1024));
+        // Rows of the im2col matrix per task: about 64K floats of patches, a multiple of the GEMM row tile;
+        // direct tasks are sized so that their output rows stay in L2 for the epilogue.
+        int chunk = direct
+            ? Math.Max(Gemm.MR, Math.Min(pixels, Math.Max(1024, 65_536 / Math.Max(1, cout)) / Gemm.MR * Gemm.MR))
+            : Math.Max(Gemm.MR, Math.Min(pixels, 65_536 / kdim / Gemm.MR * Gemm.MR));
         int chunksPerImage = (pixels + chunk - 1) / chunk;
         int tasks = g.N * chunksPerImage;
         int gemmThreads = tasks >= threads ? 1 : Math.Max(1, threads / tasks);
@@ -94,29 +143,27 @@ public sealed partial class ConvolutionOps : OpFamily
             int n = t / chunksPerImage;
             int p0 = (t % chunksPerImage) * chunk;
             int rows = Math.Min(chunk, pixels - p0);
-            long outOff = ((long)n * pixels + p0) * cout;
+            int outOff = (n * pixels + p0) * cout;
             if (direct)
             {
-                long inOff = ((long)n * pixels + p0) * cin;
-                Gemm.Sgemm(false, false, rows, cout, cin, input, (int)inOff, cin, filter, 0, cout, output, (int)outOff, cout, false, gemmThreads);
+                int inOff = (n * pixels + p0) * cin;
+                Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, false, gemmThreads);
             }
             else
             {
-                var col = Im2ColBuffer(rows * kdim);
-                Im2Col(input, n, g, p0, rows, col);
-                Gemm.Sgemm(false, false, rows, cout, kdim, col, 0, kdim, filter, 0, cout, output, (int)outOff, cout, false, gemmThreads);
+                var col = ArrayPool<float>.Shared.Rent(rows * kdim);
+                try
+                {
+                    Im2Col(input, n, g, p0, rows, col);
+                    Gemm.SgemmPacked(false, rows, col, 0, kdim, filter, output, outOff, cout, false, gemmThreads);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(col);
+                }
             }
-            epi.Apply(output, (int)outOff, 0, rows, cout);
+            epi.Apply(output, outOff, 0, rows, cout);
         });
-    }
-
-    [ThreadStatic] private static float[]? t_col;
-
-    private static float[] Im2ColBuffer(int size)
-    {
-        var b = t_col;
-        if (b is null || b.Length < size) b = t_col = new float[Math.Max(size, 65_536)];
-        return b;
     }
 
     /// <summary>Patches of output pixels [p0, p0+rows) of image n, each KH·KW·C long (kh, kw, c order).</summary>
@@ -125,31 +172,38 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int c = g.C;
         int kdim = g.KH * g.KW * c;
+        int rowLen = g.KW * c;
         long imgOff = (long)n * g.H * g.W * c;
+        int oh = p0 / g.OW, ow = p0 % g.OW;
         for (int r = 0; r < rows; r++)
         {
-            int p = p0 + r;
-            int oh = p / g.OW, ow = p % g.OW;
             int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
+            // With dilation 1 and the whole window row inside the image, a window row is one contiguous run.
+            bool rowInside = g.DW == 1 && iw0 >= 0 && iw0 + g.KW <= g.W;
             var dst = col.AsSpan(r * kdim, kdim);
             int d = 0;
-            for (int kh = 0; kh < g.KH; kh++)
+            for (int kh = 0; kh < g.KH; kh++, d += rowLen)
             {
                 int ih = ih0 + kh * g.DH;
                 if ((uint)ih >= (uint)g.H)
                 {
-                    dst.Slice(d, g.KW * c).Clear();
-                    d += g.KW * c;
+                    dst.Slice(d, rowLen).Clear();
                     continue;
                 }
                 long rowOff = imgOff + (long)ih * g.W * c;
-                for (int kw = 0; kw < g.KW; kw++, d += c)
+                if (rowInside)
+                {
+                    input.AsSpan((int)(rowOff + (long)iw0 * c), rowLen).CopyTo(dst.Slice(d, rowLen));
+                    continue;
+                }
+                for (int kw = 0; kw < g.KW; kw++)
                 {
                     int iw = iw0 + kw * g.DW;
-                    if ((uint)iw >= (uint)g.W) dst.Slice(d, c).Clear();
-                    else input.AsSpan((int)(rowOff + (long)iw * c), c).CopyTo(dst.Slice(d, c));
+                    if ((uint)iw >= (uint)g.W) dst.Slice(d + kw * c, c).Clear();
+                    else input.AsSpan((int)(rowOff + (long)iw * c), c).CopyTo(dst.Slice(d + kw * c, c));
                 }
             }
+            if (++ow == g.OW) { ow = 0; oh++; }
         }
     }
 
@@ -160,74 +214,97 @@ public sealed partial class ConvolutionOps : OpFamily
         var x = ctx.Input(0);
         var f = ctx.Input(1);
         CheckFloat(ctx, x);
-        if (f.Rank != 4) throw ctx.Error($"needs a 4-D filter [h, w, in, multiplier], got {Tensor.FormatShape(f.Shape)}.");
-        var g = ConvGeometry.Create(ctx, x.Shape, f.Shape[0], f.Shape[1]);
-        if (f.Shape[2] != g.C) throw ctx.Error($"has a filter for {f.Shape[2]} channels but the input has {g.C}.");
+        var g = FilterGeometry(ctx, x.Shape, f, "[h, w, in, multiplier]");
         int dm = f.Shape[3];
         int cout = g.C * dm;
         var input = InputNhwc(x, g);
-        var filter = FloatConvert.ToFloat(f).As<float>();
+        var filter = f.DType == DataType.DtFloat ? f.As<float>() : Prepared(ctx, 1, t => FloatConvert.ToFloat(t).As<float>());
         var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
-        var output = new float[(long)g.N * g.OH * g.OW * cout];
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout, clear: false);
         DepthwiseNhwc(input, filter, output, g, dm, epi, ctx.Options.IntraOpThreads);
         ctx.SetOutput(0, Output(output, g, cout, x.DType));
     }
 
+    /// <summary>
+    /// Depthwise NHWC convolution (filter [KH, KW, C, dm]) into output [N, OH, OW, C·dm], every element written.
+    /// Each output pixel is accumulated in registers over the window taps that fall inside the image (the
+    /// tap range is clipped per row and column, so padding costs nothing), 8 channels at a time.
+    /// </summary>
     public static void DepthwiseNhwc(float[] input, float[] filter, float[] output, ConvGeometry g, int dm, Epilogue epi, int threads)
     {
         int c = g.C, cout = c * dm;
         int rows = g.N * g.OH;
-        KernelParallel.For(threads, rows, (long)g.OW * cout * g.KH * g.KW, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (s, e) =>
+        if (rows == 0 || g.OW == 0 || cout == 0) return;
+        KernelParallel.For(threads, rows, (long)g.OW * cout * g.KH * g.KW * 2, (s, e) =>
         {
             for (int row = s; row < e; row++)
             {
-                int n = row / g.OH, oh = row % g.OH;
-                long imgOff = (long)n * g.H * g.W * c;
-                int outRow = row * g.OW;
-                for (int ow = 0; ow < g.OW; ow++)
-                {
-                    var acc = output.AsSpan((int)((long)(outRow + ow) * cout), cout);
-                    int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
-                    for (int kh = 0; kh < g.KH; kh++)
-                    {
-                        int ih = ih0 + kh * g.DH;
-                        if ((uint)ih >= (uint)g.H) continue;
-                        for (int kw = 0; kw < g.KW; kw++)
-                        {
-                            int iw = iw0 + kw * g.DW;
-                            if ((uint)iw >= (uint)g.W) continue;
-                            var pix = input.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * c), c);
-                            var w = filter.AsSpan((kh * g.KW + kw) * cout, cout);
-                            if (dm == 1) MulAdd(pix, w, acc);
-                            else
-                                for (int ci = 0; ci < c; ci++)
-                                {
-                                    float v = pix[ci];
-                                    for (int m = 0; m < dm; m++) acc[ci * dm + m] += v * w[ci * dm + m];
-                                }
-                        }
-                    }
-                }
-                epi.Apply(output, outRow * cout, 0, g.OW, cout);
+                DepthwiseRow(input, filter, output, g, dm, row);
+                epi.Apply(output, row * g.OW * cout, 0, g.OW, cout);
             }
         });
     }
 
-    /// <summary>acc += x * w, element-wise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MulAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> acc)
+    private static unsafe void DepthwiseRow(float[] input, float[] filter, float[] output, ConvGeometry g, int dm, int row)
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
+        int c = g.C, cout = c * dm, H = g.H, W = g.W, OW = g.OW, KH = g.KH, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
+        int n = row / g.OH, oh = row % g.OH;
+        int ih0 = oh * g.SH - g.PadTop;
+        // taps kh in [kh0, kh1) fall inside the image
+        int kh0 = ih0 >= 0 ? 0 : (-ih0 + DH - 1) / DH;
+        int kh1 = Math.Min(KH, H - ih0 <= 0 ? 0 : (H - ih0 + DH - 1) / DH);
+        int vecEnd = Vector256.IsHardwareAccelerated && dm == 1 ? cout / 8 * 8 : 0;
+        long tapW = (long)DW * c, tapH = (long)DH * W * c; // input steps between taps
+        long fTapH = (long)KW * cout;                        // filter step between kernel rows
+        fixed (float* pin = input)
+        fixed (float* pf = filter)
+        fixed (float* pout = output)
         {
-            for (; i <= acc.Length - 8; i += 8)
+            float* img = pin + (long)n * H * W * c;
+            float* orow = pout + (long)row * OW * cout;
+            for (int ow = 0; ow < OW; ow++)
             {
-                var v = Vector256.Create(x.Slice(i, 8)) * Vector256.Create(w.Slice(i, 8)) + Vector256.Create((ReadOnlySpan<float>)acc.Slice(i, 8));
-                v.CopyTo(acc.Slice(i, 8));
+                int iw0 = ow * SW - padLeft;
+                int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+                int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
+                float* o = orow + (long)ow * cout;
+                // first in-window tap of this output pixel, in the input and in the filter
+                float* in0 = img + ((long)(ih0 + kh0 * DH) * W + iw0 + kw0 * DW) * c;
+                float* f0 = pf + (long)kh0 * fTapH + (long)kw0 * cout;
+                int nh = kh1 - kh0, nw = kw1 - kw0;
+                int ch = 0;
+                for (; ch < vecEnd; ch += 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    float* ir = in0 + ch;
+                    float* fr = f0 + ch;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                    {
+                        float* ip = ir;
+                        float* fp = fr;
+                        for (int kw = 0; kw < nw; kw++, ip += tapW, fp += cout)
+                            acc = MulAdd(Vector256.Load(ip), Vector256.Load(fp), acc);
+                    }
+                    acc.Store(o + ch);
+                }
+                for (; ch < cout; ch++)
+                {
+                    float acc = 0;
+                    float* ir = in0 + ch / dm;
+                    float* fr = f0 + ch;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                        for (int kw = 0; kw < nw; kw++) acc += ir[kw * tapW] * fr[(long)kw * cout];
+                    o[ch] = acc;
+                }
             }
         }
-        for (; i < acc.Length; i++) acc[i] += x[i] * w[i];
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> acc) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, acc) : a * b + acc;
 
     // ------------------------------------------------------------------ transposed convolution
 
@@ -238,48 +315,62 @@ public sealed partial class ConvolutionOps : OpFamily
         var dy = ctx.Input(2);
         CheckFloat(ctx, dy);
         if (sizes.Length != 4) throw ctx.Error($"needs input_sizes of 4 elements, got {sizes.Length}.");
-        if (f.Rank != 4 || dy.Rank != 4) throw ctx.Error("needs a 4-D filter and a 4-D out_backprop.");
-        var g = ConvGeometry.Create(ctx, sizes, f.Shape[0], f.Shape[1]);
+        if (dy.Rank != 4) throw ctx.Error($"needs a 4-D out_backprop, got {Tensor.FormatShape(dy.Shape)}.");
+        var g = FilterGeometry(ctx, sizes, f, "[h, w, in, out]", "input_sizes");
         int cin = f.Shape[2], cout = f.Shape[3];
-        if (cin != g.C) throw ctx.Error($"has a filter for {cin} input channels but input_sizes has {g.C}.");
         int[] dyNhwc = g.Nchw ? [dy.Shape[0], dy.Shape[2], dy.Shape[3], dy.Shape[1]] : dy.Shape;
         if (dyNhwc[0] != g.N || dyNhwc[1] != g.OH || dyNhwc[2] != g.OW || dyNhwc[3] != cout)
             throw ctx.Error($"has out_backprop of shape {Tensor.FormatShape(dy.Shape)} but the forward convolution gives {Tensor.FormatShape(g.OutShape(cout))}.");
         var dyf = FloatConvert.ToFloat(dy).As<float>();
         if (g.Nchw) dyf = ConvGeometry.ToNhwc(dyf, dy.Shape);
-        var filter = FloatConvert.ToFloat(f).As<float>();
         int kdim = g.KH * g.KW * cin;
         int pixels = g.OH * g.OW;
+        // filterᵀ [cout × (kh, kw, ci)] packed for the GEMM, once per session while the filter is a constant
+        var packed = Prepared(ctx, 1, t => Gemm.PackB(true, cout, kdim, FloatConvert.ToFloat(t).As<float>(), 0, cout));
         var result = new float[(long)g.N * g.H * g.W * cin];
         int threads = ctx.Options.IntraOpThreads;
         int gemmThreads = g.N >= threads ? 1 : Math.Max(1, threads / Math.Max(1, g.N));
         KernelParallel.ForEach(Math.Min(threads, Math.Max(1, g.N)), g.N, n =>
         {
             // cols[pixel, (kh, kw, ci)] = dy[pixel, :] · filter[(kh, kw, ci), :]ᵀ
-            var cols = new float[(long)pixels * kdim];
-            Gemm.Sgemm(false, true, pixels, kdim, cout, dyf, n * pixels * cout, cout, filter, 0, cout, cols, 0, kdim, false, gemmThreads);
-            long imgOff = (long)n * g.H * g.W * cin;
-            for (int p = 0; p < pixels; p++)
+            var cols = ArrayPool<float>.Shared.Rent(checked(pixels * kdim));
+            try
             {
-                int oh = p / g.OW, ow = p % g.OW;
-                int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
-                for (int kh = 0; kh < g.KH; kh++)
-                {
-                    int ih = ih0 + kh * g.DH;
-                    if ((uint)ih >= (uint)g.H) continue;
-                    for (int kw = 0; kw < g.KW; kw++)
-                    {
-                        int iw = iw0 + kw * g.DW;
-                        if ((uint)iw >= (uint)g.W) continue;
-                        var dst = result.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * cin), cin);
-                        var src = cols.AsSpan(p * kdim + (kh * g.KW + kw) * cin, cin);
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
-                    }
-                }
+                Gemm.SgemmPacked(false, pixels, dyf, n * pixels * cout, cout, packed, cols, 0, kdim, false, gemmThreads);
+                Col2Im(cols, result, g, n, kdim);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(cols);
             }
         });
         int[] nhwc = [g.N, g.H, g.W, cin];
         var data = g.Nchw ? ConvGeometry.ToNchw(result, nhwc) : result;
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, sizes, data), dy.DType));
+    }
+
+    /// <summary>Adds each pixel's patch row of cols (kh, kw, ci order) into image n of result at the window's place.</summary>
+    private static void Col2Im(float[] cols, float[] result, ConvGeometry g, int n, int kdim)
+    {
+        int cin = g.C, pixels = g.OH * g.OW;
+        long imgOff = (long)n * g.H * g.W * cin;
+        for (int p = 0; p < pixels; p++)
+        {
+            int oh = p / g.OW, ow = p % g.OW;
+            int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                int ih = ih0 + kh * g.DH;
+                if ((uint)ih >= (uint)g.H) continue;
+                for (int kw = 0; kw < g.KW; kw++)
+                {
+                    int iw = iw0 + kw * g.DW;
+                    if ((uint)iw >= (uint)g.W) continue;
+                    var dst = result.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * cin), cin);
+                    var src = cols.AsSpan(p * kdim + (kh * g.KW + kw) * cin, cin);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+                }
+            }
+        }
     }
 }

@@ -66,32 +66,37 @@ internal static class DataMovement
     /// src[base + Σ c[d]·step[d]], copied directly (no index map): dimensions that are contiguous
     /// in both are merged first and unit-step innermost runs are block copies.
     /// </summary>
-    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step)
+    public static Tensor TakeStrided(Tensor src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc = null)
     {
         if (src.DType.Lanes() != 1) return Take(src, StridedIndex(outShape, baseOffset, step), outShape);
         return src.Data switch
         {
-            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
-            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step)),
+            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
             _ => Take(src, StridedIndex(outShape, baseOffset, step), outShape),
         };
     }
 
+    /// <summary>A new T[n] for an output: from the kernel's buffer pool when <paramref name="alloc"/> is given, else allocated.</summary>
+    private static T[] NewArray<T>(KernelContext? alloc, int n, bool clear) where T : unmanaged =>
+        alloc is null ? (clear ? new T[n] : GC.AllocateUninitializedArray<T>(n)) : alloc.Allocate<T>(n, clear);
+
+    /// <summary>The elements of src at baseOffset + Σ c[d]·step[d] for each output coordinate c, row-major.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step) where T : unmanaged
+    internal static T[] CopyStrided<T>(T[] src, int[] outShape, long baseOffset, long[] step, KernelContext? alloc = null) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = new T[n];
+        var dst = NewArray<T>(alloc, n, clear: false); // every element is written below
         if (n == 0) return dst;
         // Drop size-1 dims, merge d into d+1 when step[d] == step[d+1]·size[d+1].
         var dims = new List<int>(outShape.Length);
@@ -111,6 +116,17 @@ internal static class DataMovement
         int rank = dims.Count;
         int inner = dims[rank - 1];
         long innerStep = steps[rank - 1];
+        if (innerStep != 1)
+        {
+            // A transpose: some other output dim walks the source contiguously. Copy in square tiles.
+            int unit = -1;
+            for (int d = rank - 2; d >= 0 && unit < 0; d--) if (steps[d] == 1) unit = d;
+            if (unit >= 0)
+            {
+                TransposeTiles(src, dst, dims, steps, unit, baseOffset);
+                return dst;
+            }
+        }
         var c = new int[rank];
         long off = baseOffset;
         int o = 0;
@@ -134,16 +150,81 @@ internal static class DataMovement
     }
 
     /// <summary>
+    /// dst (row-major over <paramref name="dims"/>) = src at baseOffset + Σ c[d]·steps[d], where output dim
+    /// <paramref name="unit"/> has source step 1 and the last output dim does not: for each position of the other
+    /// dims, a [dims[unit] × inner] block is copied in 16×16 tiles, so reads and writes both stay in cache lines.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void TransposeTiles<T>(T[] src, T[] dst, List<int> dims, List<long> steps, int unit, long baseOffset) where T : unmanaged
+    {
+        const int Tile = 16;
+        int rank = dims.Count;
+        int inner = dims[rank - 1];
+        long innerStep = steps[rank - 1];
+        int rowsA = dims[unit];
+        var outStride = new long[rank];
+        long acc = 1;
+        for (int d = rank - 1; d >= 0; d--) { outStride[d] = acc; acc *= dims[d]; }
+        long dA = outStride[unit];
+        var outer = new List<int>();
+        for (int d = 0; d < rank - 1; d++) if (d != unit) outer.Add(d);
+        var c = new int[outer.Count];
+        long blocks = 1;
+        foreach (int d in outer) blocks *= dims[d];
+        long srcBase = baseOffset, dstBase = 0;
+        fixed (T* ps = src)
+        fixed (T* pd = dst)
+        {
+            for (long blk = 0; blk < blocks; blk++)
+            {
+                for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                {
+                    int a1 = Math.Min(rowsA, a0 + Tile);
+                    for (int b0 = 0; b0 < inner; b0 += Tile)
+                    {
+                        int b1 = Math.Min(inner, b0 + Tile);
+                        for (int a = a0; a < a1; a++)
+                        {
+                            T* s = ps + srcBase + a + b0 * innerStep;
+                            T* d = pd + dstBase + a * dA;
+                            for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
+                        }
+                    }
+                }
+                for (int i = outer.Count - 1; i >= 0; i--)
+                {
+                    int d = outer[i];
+                    srcBase += steps[d];
+                    dstBase += outStride[d];
+                    if (++c[i] < dims[d]) break;
+                    srcBase -= steps[d] * dims[d];
+                    dstBase -= outStride[d] * dims[d];
+                    c[i] = 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
     /// into place; the rest of the output holds <paramref name="fill"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill)
+    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill, KernelContext? alloc = null)
     {
         int n = Count(outShape);
-        var dst = new float[n];
+        var dst = NewArray<float>(alloc, n, clear: fill == 0);
         if (fill != 0) Array.Fill(dst, fill);
         int rank = inShape.Length;
+        // Trailing dims without padding ride along with the last padded one: rows get longer, fewer copies.
+        while (rank > 1 && pads[2 * (rank - 1)] == 0 && pads[2 * (rank - 1) + 1] == 0)
+        {
+            int last = inShape[rank - 1];
+            inShape = [.. inShape.AsSpan(0, rank - 2), inShape[rank - 2] * last];
+            outShape = [.. outShape.AsSpan(0, rank - 2), outShape[rank - 2] * last];
+            pads = [.. pads.AsSpan(0, 2 * (rank - 2)), pads[2 * (rank - 2)] * last, pads[2 * (rank - 2) + 1] * last];
+            rank--;
+        }
         int rows = Count(inShape.AsSpan(0, rank - 1));
         int inner = inShape[rank - 1];
         if (rows == 0 || inner == 0) return dst;
@@ -234,10 +315,16 @@ internal static class DataMovement
     }
 
     /// <summary>Concatenates tensors along an axis with block copies (any dtype).</summary>
-    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape)
+    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis, int[] outShape, KernelContext? alloc = null)
     {
         var first = parts[0];
-        Array dst = Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape));
+        // The parts cover the whole output, so a pooled array need not be cleared.
+        Array dst = first.Data switch
+        {
+            float[] when alloc is not null => alloc.Allocate<float>(Count(outShape), clear: false),
+            int[] when alloc is not null => alloc.Allocate<int>(Count(outShape), clear: false),
+            _ => Array.CreateInstance(first.Data.GetType().GetElementType()!, Count(outShape)),
+        };
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= outShape[d];
         long inner = 1;
@@ -248,19 +335,30 @@ internal static class DataMovement
         {
             long rowIn = p.Shape[axis] * inner;
             if (rowIn == 0) continue;
-            for (long o = 0; o < outer; o++)
-                Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            if (dst is float[] fd && p.Data is float[] fs)
+            {
+                for (long o = 0; o < outer; o++)
+                    fs.AsSpan((int)(o * rowIn), (int)rowIn).CopyTo(fd.AsSpan((int)(o * rowOut + offset), (int)rowIn));
+            }
+            else
+            {
+                for (long o = 0; o < outer; o++)
+                    Array.Copy(p.Data, o * rowIn, dst, o * rowOut + offset, rowIn);
+            }
             offset += rowIn;
         }
         return new Tensor(first.DType, outShape, dst);
     }
 
     /// <summary>Slices [start, start+size) along an axis with block copies.</summary>
-    public static Tensor SliceAxis(Tensor t, int axis, int start, int size)
+    public static Tensor SliceAxis(Tensor t, int axis, int start, int size, KernelContext? alloc = null)
     {
         var shape = (int[])t.Shape.Clone();
         shape[axis] = size;
-        Array dst = Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
+        // Every element of the slice is copied below, so a pooled array need not be cleared.
+        Array dst = t.Data is float[] && alloc is not null
+            ? alloc.Allocate<float>(Count(shape), clear: false)
+            : Array.CreateInstance(t.Data.GetType().GetElementType()!, Count(shape));
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= t.Shape[d];
         long inner = 1;

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
@@ -110,6 +112,11 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             for (int i = 0; i < d.Length; i++) d[i] = TSelf.Apply(a, b[i]);
         }
+
+        /// <summary>True when <see cref="Vec"/> computes the op on 8 float lanes exactly as Apply does.</summary>
+        static virtual bool HasVec => false;
+
+        static virtual Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => throw new NotSupportedException();
     }
 
     private static bool IsFloat<T>() => typeof(T) == typeof(float) || typeof(T) == typeof(double);
@@ -120,6 +127,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct AddOp : IBin<AddOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a + b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a + b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Add(b, a, d);
@@ -128,6 +137,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct SubOp : IBin<SubOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a - b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a - b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Subtract(a, b, d);
@@ -136,6 +147,8 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct MulOp : IBin<MulOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => a * b;
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a * b;
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Multiply(b, a, d);
@@ -144,6 +157,9 @@ public sealed partial class ElementWiseOps : OpFamily
     /// <summary>RealDiv / Div: IEEE division for floats; truncating division for integers (error on zero).</summary>
     internal struct DivOp : IBin<DivOp>
     {
+        public static bool HasVec => true;
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b) => a / b;
+
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T>
         {
             if (IsFloat<T>()) return a / b;
@@ -322,9 +338,24 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         var A = a.As<T>();
         var B = b.As<T>();
-        var O = new T[Tensor.ElementCount(plan.OutShape)];
+        long count = Tensor.ElementCount(plan.OutShape);
+        // In place over an input at its last use when the output has its size (then its layout, too).
+        var O = (A.Length == count ? ctx.TryReuseInput<T>(a, count) : null)
+            ?? (B.Length == count ? ctx.TryReuseInput<T>(b, count) : null)
+            ?? ctx.Allocate<T>(count, clear: false);
         int inner = plan.Inner;
         bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+        if (typeof(T) == typeof(float) && TOp.HasVec && plan.Rows > 1 && !aS && !bS
+            && ((plan.ARowMajor && plan.BRepeats) || (plan.ARepeats && plan.BRowMajor)))
+        {
+            // A per-channel vector against a full tensor (bias adds, scales): one pass, no per-row set-up.
+            var Af = (float[])(object)A;
+            var Bf = (float[])(object)B;
+            var Of = (float[])(object)O;
+            bool aRep = plan.ARepeats;
+            KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) => RowBroadcast<TOp>(Af, Bf, Of, inner, aRep, s, e), 65_536);
+            return new Tensor(a.DType, plan.OutShape, O);
+        }
         KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
         {
             for (int r = s; r < e; r++)
@@ -338,6 +369,28 @@ public sealed partial class ElementWiseOps : OpFamily
             }
         }, 65_536);
         return new Tensor(a.DType, plan.OutShape, O);
+    }
+
+    /// <summary>Rows [r0, r1) of out = a op b where one operand is a single row repeated and the other is row-major.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RowBroadcast<TOp>(float[] a, float[] b, float[] o, int inner, bool aRepeats, int r0, int r1) where TOp : IBin<TOp>
+    {
+        int vecEnd = Vector256.IsHardwareAccelerated ? inner / 8 * 8 : 0;
+        fixed (float* pa0 = a)
+        fixed (float* pb0 = b)
+        fixed (float* po0 = o)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                long off = (long)r * inner;
+                float* pa = aRepeats ? pa0 : pa0 + off;
+                float* pb = aRepeats ? pb0 + off : pb0;
+                float* po = po0 + off;
+                int j = 0;
+                for (; j < vecEnd; j += 8) TOp.Vec(Vector256.Load(pa + j), Vector256.Load(pb + j)).Store(po + j);
+                for (; j < inner; j++) po[j] = TOp.Apply(pa[j], pb[j]);
+            }
+        }
     }
 
     private static void BiasAdd(KernelContext ctx)
@@ -364,7 +417,9 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             if (!ctx.Inputs[i].Shape.AsSpan().SequenceEqual(acc.Shape))
                 throw ctx.Error($"has inputs of different shapes {Tensor.FormatShape(acc.Shape)} and {Tensor.FormatShape(ctx.Inputs[i].Shape)}.");
+            var prev = acc;
             acc = BinaryTensor<AddOp>(ctx, acc, ctx.Inputs[i]);
+            if (i > 1 && !ReferenceEquals(prev.Data, acc.Data)) ctx.ReturnScratch(prev.Data); // a partial sum of this kernel
         }
         ctx.SetOutput(0, acc);
     }
@@ -378,7 +433,9 @@ public sealed partial class ElementWiseOps : OpFamily
             if (bound.Rank != 0 && !bound.Shape.AsSpan().SequenceEqual(t.Shape))
                 throw ctx.Error($"needs scalar bounds or bounds of the input's shape {Tensor.FormatShape(t.Shape)}, got {Tensor.FormatShape(bound.Shape)}.");
         var r = BinaryTensor<MaxOp>(ctx, t, lo);
-        ctx.SetOutput(0, BinaryTensor<MinOp>(ctx, r, hi));
+        var clipped = BinaryTensor<MinOp>(ctx, r, hi);
+        if (!ReferenceEquals(r.Data, t.Data) && !ReferenceEquals(r.Data, clipped.Data)) ctx.ReturnScratch(r.Data);
+        ctx.SetOutput(0, clipped);
     }
 
     // ------------------------------------------------------------------ unary
@@ -489,7 +546,7 @@ public sealed partial class ElementWiseOps : OpFamily
     private static Tensor RunUnary<TOp, T>(KernelContext ctx, Tensor x) where TOp : IUn<TOp> where T : unmanaged, INumber<T>
     {
         var X = x.As<T>();
-        var Y = new T[X.Length];
+        var Y = ctx.ReuseOrAllocate<T>(x, X.Length);
         Chunked(ctx, X.Length, 4, (s, n) => TOp.Run<T>(X.AsSpan(s, n), Y.AsSpan(s, n)));
         return new Tensor(x.DType, x.Shape, Y);
     }
@@ -518,7 +575,7 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = new double[X.Length];
+            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
             Chunked(ctx, X.Length, 16, (s, n) => d(X.AsSpan(s, n), Y.AsSpan(s, n)));
             ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
             return;
@@ -527,7 +584,7 @@ public sealed partial class ElementWiseOps : OpFamily
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
-        var YF = new float[XF.Length];
+        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
         Chunked(ctx, XF.Length, 16, (s, n) => f(XF.AsSpan(s, n), YF.AsSpan(s, n)));
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
     }
@@ -582,7 +639,7 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = new double[X.Length];
+            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
             int rows = n == 0 ? 0 : X.Length / n;
             KernelParallel.For(ctx.Options.IntraOpThreads, rows, n * 8L, (s, e) =>
             {
@@ -593,8 +650,9 @@ public sealed partial class ElementWiseOps : OpFamily
         }
         if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
-        var XF = FloatConvert.ToFloat(x).As<float>();
-        var YF = new float[XF.Length];
+        var xf = FloatConvert.ToFloat(x);
+        var XF = xf.As<float>();
+        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
         int frows = n == 0 ? 0 : XF.Length / n;
         KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
         {

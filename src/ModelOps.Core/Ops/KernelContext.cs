@@ -27,9 +27,65 @@ public sealed class KernelContext : NodeAttributeReader
     /// <summary>Per-node state a kernel may keep between runs of the same plan (packed weights ...).</summary>
     public object? State { get; set; }
 
+    /// <summary>
+    /// Which data inputs are graph constants (the same tensor, with the same contents, on every run), as
+    /// set by the execution plan; null when unknown. Kernels may cache work derived from such inputs in <see cref="State"/>.
+    /// </summary>
+    public bool[]? ConstantInputs { get; init; }
+
+    /// <summary>True when data input <paramref name="i"/> is known to be a graph constant.</summary>
+    public bool IsConstantInput(int i) => ConstantInputs is { } c && i < c.Length && c[i];
+
     public Tensor Input(int i) => i < Inputs.Length ? Inputs[i] : throw Error($"expects at least {i + 1} inputs but has {Inputs.Length}.");
 
     public void SetOutput(int i, Tensor t) => Outputs[i] = t;
+
+    // ---- output buffers: from the plan's buffer pool when the kernel runs in a plan, else new arrays ----
+
+    /// <summary>The plan's buffer pool (set by the executor; null when the kernel is called on its own).</summary>
+    internal Runtime.BufferPool? Pool { get; set; }
+
+    /// <summary>Per input: the executor allows this kernel to write its output over the input's array (its last use, not aliased).</summary>
+    internal bool[]? Donatable { get; set; }
+
+    /// <summary>
+    /// A T[] of <paramref name="length"/> elements for an output of this kernel. Inside a plan it comes
+    /// from the plan's buffer pool and goes back there once no live tensor uses it any more, so it must
+    /// only be used for a tensor set with <see cref="SetOutput"/> (or as scratch given back with
+    /// <see cref="ReturnScratch"/>), never kept elsewhere. Zero-filled when <paramref name="clear"/>;
+    /// otherwise its contents are undefined and the kernel must write every element.
+    /// </summary>
+    public T[] Allocate<T>(long length, bool clear = true) where T : unmanaged
+    {
+        int n = checked((int)length);
+        return Pool is { } pool ? pool.Rent<T>(n, clear) : new T[n];
+    }
+
+    /// <summary>Gives back an array from <see cref="Allocate{T}"/> that no output uses (scratch).</summary>
+    public void ReturnScratch(Array array) => Pool?.ReturnScratch(array);
+
+    /// <summary>
+    /// For element-wise kernels: the array of <paramref name="input"/> (one of <see cref="Inputs"/>) when
+    /// the output may be written over it in place: this node is its last reader, no other live tensor or
+    /// input of this node shares the array, it is not a constant, feed or fetched result, and it is a
+    /// T[] of exactly <paramref name="length"/> elements. Otherwise null. An array is handed out once.
+    /// </summary>
+    public T[]? TryReuseInput<T>(Tensor input, long length) where T : unmanaged
+    {
+        var donatable = Donatable;
+        if (donatable is null || input.Data is not T[] a || a.Length != length) return null;
+        for (int i = 0; i < Inputs.Length && i < donatable.Length; i++)
+            if (donatable[i] && ReferenceEquals(Inputs[i], input))
+            {
+                donatable[i] = false;
+                return a;
+            }
+        return null;
+    }
+
+    /// <summary>An output array of <paramref name="length"/> elements: <paramref name="input"/>'s when it may be reused in place, else a fresh one (contents undefined).</summary>
+    public T[] ReuseOrAllocate<T>(Tensor input, long length) where T : unmanaged =>
+        TryReuseInput<T>(input, length) ?? Allocate<T>(length, clear: false);
 
     public ModelOpsException Error(string message) =>
         new("KernelError", ErrorKind.InvalidData, $"{Node.Op} node '{Node.Name}' {message}", Node.Name);
@@ -47,6 +103,23 @@ public sealed class EngineOptions
     /// <summary>Threads kernels may use (1 = single-threaded). Defaults to the processor count.</summary>
     public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Intermediate arrays are recycled through a per-plan buffer pool (and element-wise ops run in place
+    /// at their input's last use). The pool holds, in use and free together, at most this multiple of
+    /// the bytes its previous run had in use at once: larger keeps more arrays between runs (fewer
+    /// allocations, more memory held), <see cref="double.PositiveInfinity"/> keeps all. 0 turns pooling
+    /// and in-place reuse off (every kernel allocates its outputs).
+    /// </summary>
+    public double PoolHoldFactor { get; init; } = 2.0;
+
     /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
     public Runtime.OpProfile? Profile { get; init; }
+
+    /// <summary>
+    /// Plans run Conv2D / DepthwiseConv2dNative / MatMul followed by a bias add and an activation as one fused
+    /// kernel (the fuse_contractions rewrite, applied to the session's copy of the graph; inputs and outputs keep
+    /// their names, and fetching a node that the rewrite folded away plans the unrewritten graph instead). The
+    /// arithmetic is the same, so results are identical; false runs the graph exactly as given.
+    /// </summary>
+    public bool FuseContractions { get; init; } = true;
 }

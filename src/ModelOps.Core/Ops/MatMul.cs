@@ -36,7 +36,16 @@ public sealed partial class MatMulOps : OpFamily
             throw ctx.Error($"cannot multiply {Tensor.FormatShape(a.Shape)}{(ta ? "ᵀ" : "")} by {Tensor.FormatShape(b.Shape)}{(tb ? "ᵀ" : "")}: inner dimensions {k} and {kb} differ.");
         if (a.DType != b.DType) throw ctx.Error($"has inputs of different dtypes {a.DType.Name()} and {b.DType.Name()}.");
         int[] outShape = [m, n];
-        var c = Multiply(ctx, a, b, ta, tb, 1, [0], [0], m, n, k, a.Shape[1], b.Shape[1]);
+        Tensor c;
+        if (a.DType == DataType.DtFloat && m > 4 && ctx.IsConstantInput(1))
+        {
+            // Constant weights: packed for the GEMM once per session.
+            var packed = PackedWeights(ctx, tb, k, n);
+            var C = ctx.Allocate<float>((long)m * n, clear: false);
+            Gemm.SgemmPacked(ta, m, a.As<float>(), 0, a.Shape[1], packed, C, 0, n, false, ctx.Options.IntraOpThreads);
+            c = new Tensor(DataType.DtFloat, [C.Length], C);
+        }
+        else c = Multiply(ctx, a, b, ta, tb, 1, [0], [0], m, n, k, a.Shape[1], b.Shape[1]);
         if (fused)
         {
             if (c.DType != DataType.DtFloat && !FloatConvert.IsReducedFloat(c.DType))
@@ -46,6 +55,18 @@ public sealed partial class MatMulOps : OpFamily
             c = FloatConvert.FromFloat(cf, a.DType);
         }
         ctx.SetOutput(0, c.Reshape(outShape));
+    }
+
+    private sealed record PackedState(Tensor Source, PackedB Packed);
+
+    /// <summary>op(B) of input 1 in the GEMM's panel layout, kept in the context's State while input 1 is the same constant tensor.</summary>
+    private static PackedB PackedWeights(KernelContext ctx, bool tb, int k, int n)
+    {
+        var b = ctx.Input(1);
+        if (ctx.State is PackedState s && ReferenceEquals(s.Source, b)) return s.Packed;
+        var packed = Gemm.PackB(tb, k, n, b.As<float>(), 0, b.Shape[1]);
+        ctx.State = new PackedState(b, packed);
+        return packed;
     }
 
     /// <summary>
@@ -61,7 +82,7 @@ public sealed partial class MatMulOps : OpFamily
         {
             var A = FloatConvert.ToFloat(a).As<float>();
             var B = FloatConvert.ToFloat(b).As<float>();
-            var C = new float[(long)count * cStride];
+            var C = ctx.Allocate<float>((long)count * cStride);
             long flops = 2L * m * n * k;
             if (count >= threads && flops < 4_000_000)
                 KernelParallel.For(threads, count, flops, (s, e) =>
@@ -78,7 +99,7 @@ public sealed partial class MatMulOps : OpFamily
         {
             var A = a.As<double>();
             var B = b.As<double>();
-            var C = new double[(long)count * cStride];
+            var C = ctx.Allocate<double>((long)count * cStride);
             for (int i = 0; i < count; i++)
                 Gemm.Dgemm(ta, tb, m, n, k, A, aIdx[i] * aStride, lda, B, bIdx[i] * bStride, ldb, C, i * cStride, n, threads);
             return new Tensor(dtype, [C.Length], C);

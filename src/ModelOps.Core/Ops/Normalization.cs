@@ -84,7 +84,7 @@ public sealed partial class NormalizationOps : OpFamily
             mul[j] = scale[j] / MathF.Sqrt(batchVar[j] + eps);
             add[j] = offset[j] - batchMean[j] * mul[j];
         }
-        var y = new float[data.Length];
+        var y = nchw ? new float[data.Length] : ctx.Allocate<float>(data.Length, clear: false); // every element is written below
         KernelParallel.For(ctx.Options.IntraOpThreads, rows, c * 2L, (s, e) =>
         {
             for (int r = s; r < e; r++)
@@ -123,7 +123,7 @@ public sealed partial class NormalizationOps : OpFamily
             mul[j] = 1f / MathF.Sqrt(v[j] + eps) * (scaleAfter ? gamma[j] : 1f);
             add[j] = beta[j] - m[j] * mul[j];
         }
-        var y = new float[xf.Length];
+        var y = ctx.Allocate<float>(xf.Length, clear: false); // every element is written below
         for (int r = 0; r < (c == 0 ? 0 : xf.Length / c); r++)
             TensorPrimitives.MultiplyAdd(xf.AsSpan(r * c, c), mul, add, y.AsSpan(r * c, c));
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, y), x.DType));

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
 using ModelOps.Core.Tensors;
@@ -10,6 +11,7 @@ namespace ModelOps.Core.Ops;
 /// <summary>
 /// MaxPool, MaxPoolV2 (ksize/strides as inputs) and AvgPool over NHWC or NCHW. AvgPool divides by the
 /// number of in-bounds elements of each window (SAME padding is excluded from the average, as TF does).
+/// float32 NHWC kernel: channel-vectorized, the window clipped to the image once per row and column.
 /// </summary>
 public sealed partial class PoolingOps : OpFamily
 {
@@ -35,38 +37,82 @@ public sealed partial class PoolingOps : OpFamily
         var input = FloatConvert.ToFloat(x).As<float>();
         if (nchw) input = ConvGeometry.ToNhwc(input, x.Shape);
         int c = g.C;
-        var output = new float[(long)g.N * g.OH * g.OW * c];
-        KernelParallel.For(ctx.Options.IntraOpThreads, g.N * g.OH, (long)g.OW * c * g.KH * g.KW, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (s, e) =>
-        {
-            for (int row = s; row < e; row++)
-            {
-                int n = row / g.OH, oh = row % g.OH;
-                long imgOff = (long)n * g.H * g.W * c;
-                int ih0 = oh * g.SH - g.PadTop;
-                int h0 = Math.Max(0, ih0), h1 = Math.Min(g.H, ih0 + g.KH);
-                for (int ow = 0; ow < g.OW; ow++)
-                {
-                    var acc = output.AsSpan((int)(((long)row * g.OW + ow) * c), c);
-                    int iw0 = ow * g.SW - g.PadLeft;
-                    int w0 = Math.Max(0, iw0), w1 = Math.Min(g.W, iw0 + g.KW);
-                    acc.Fill(max ? float.NegativeInfinity : 0f);
-                    for (int ih = h0; ih < h1; ih++)
-                        for (int iw = w0; iw < w1; iw++)
-                        {
-                            var pix = input.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * c), c);
-                            if (max) TensorPrimitives.Max(acc, pix, acc);
-                            else TensorPrimitives.Add(acc, pix, acc);
-                        }
-                    if (!max)
-                    {
-                        int count = (h1 - h0) * (w1 - w0);
-                        if (count > 0) TensorPrimitives.Divide(acc, (float)count, acc);
-                    }
-                }
-            }
-        });
+        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * c, clear: false);
+        PoolNhwc(input, output, g, max, ctx.Options.IntraOpThreads);
         int[] nhwc = [g.N, g.OH, g.OW, c];
         var data = nchw ? ConvGeometry.ToNchw(output, nhwc) : output;
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, g.OutShape(c), data), x.DType));
+    }
+
+    /// <summary>
+    /// Max or average pooling of NHWC input into output [N, OH, OW, C] (every element written). The window
+    /// is clipped to the image per row and column; each output pixel is reduced in registers, 8 channels at
+    /// a time. An average divides by the number of in-bounds elements; an empty window gives -inf (max) or 0.
+    /// </summary>
+    public static void PoolNhwc(float[] input, float[] output, ConvGeometry g, bool max, int threads)
+    {
+        int rows = g.N * g.OH;
+        if (rows == 0 || g.OW == 0 || g.C == 0) return;
+        KernelParallel.For(threads, rows, (long)g.OW * g.C * g.KH * g.KW, (s, e) =>
+        {
+            for (int row = s; row < e; row++) PoolRow(input, output, g, max, row);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PoolRow(float[] input, float[] output, ConvGeometry g, bool max, int row)
+    {
+        // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
+        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, SW = g.SW, padLeft = g.PadLeft;
+        int n = row / g.OH, oh = row % g.OH;
+        int ih0 = oh * g.SH - g.PadTop;
+        int h0 = Math.Max(0, ih0), h1 = Math.Min(g.H, ih0 + g.KH);
+        int vecEnd = Vector256.IsHardwareAccelerated ? c / 8 * 8 : 0;
+        float init = max ? float.NegativeInfinity : 0f;
+        fixed (float* pin = input)
+        fixed (float* pout = output)
+        {
+            float* img = pin + (long)n * g.H * W * c;
+            for (int ow = 0; ow < OW; ow++)
+            {
+                int iw0 = ow * SW - padLeft;
+                int w0 = Math.Max(0, iw0), w1 = Math.Min(W, iw0 + KW);
+                int count = Math.Max(0, h1 - h0) * Math.Max(0, w1 - w0);
+                float inv = count > 0 ? 1f / count : 0f;
+                float* o = pout + ((long)row * OW + ow) * c;
+                int ch = 0;
+                for (; ch < vecEnd; ch += 8)
+                {
+                    var acc = Vector256.Create(init);
+                    for (int ih = h0; ih < h1; ih++)
+                    {
+                        float* p = img + ((long)ih * W + w0) * c + ch;
+                        for (int iw = w0; iw < w1; iw++, p += c)
+                        {
+                            var v = Vector256.Load(p);
+                            // NaN sticks: maxps gives its second operand (v) when either is NaN, and a NaN acc is kept.
+                            acc = max ? Vector256.ConditionalSelect(Vector256.Equals(acc, acc), Avx.IsSupported ? Avx.Max(acc, v) : Vector256.Max(acc, v), acc) : acc + v;
+                        }
+                    }
+                    if (!max && count > 0) acc *= Vector256.Create(inv);
+                    acc.Store(o + ch);
+                }
+                for (; ch < c; ch++)
+                {
+                    float acc = init;
+                    for (int ih = h0; ih < h1; ih++)
+                    {
+                        float* p = img + ((long)ih * W + w0) * c + ch;
+                        for (int iw = w0; iw < w1; iw++, p += c)
+                        {
+                            float v = *p;
+                            if (max) acc = v > acc || float.IsNaN(v) ? v : acc;
+                            else acc += v;
+                        }
+                    }
+                    o[ch] = !max && count > 0 ? acc * inv : acc;
+                }
+            }
+        }
     }
 }

@@ -141,7 +141,7 @@ public sealed partial class ReductionOps : OpFamily
     private static Tensor Run<T>(KernelContext ctx, Tensor x, Plan plan, Kind kind) where T : unmanaged, INumber<T>
     {
         var X = x.As<T>();
-        var O = new T[Tensor.ElementCount(plan.OutShape)];
+        var O = ctx.Allocate<T>(Tensor.ElementCount(plan.OutShape), clear: false);
         O.AsSpan().Fill(Identity<T>(kind));
         int g = plan.Sizes.Length;
         if (X.Length > 0 && g > 0)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
 using ModelOps.Core.Tensors;
@@ -42,7 +44,8 @@ public sealed partial class ResizeOps : OpFamily
             for (int i = 0; i < oh; i++) ys[i] = NearestIndex(i, hs, ih, align, half);
             for (int i = 0; i < ow; i++) xs[i] = NearestIndex(i, ws, iw, align, half);
             var src = x.Data;
-            var dst = Array.CreateInstance(src.GetType().GetElementType()!, (long)n * oh * ow * c);
+            long count = (long)n * oh * ow * c;
+            var dst = src is float[] ? ctx.Allocate<float>(count, clear: false) : Array.CreateInstance(src.GetType().GetElementType()!, count);
             for (int b = 0; b < n; b++)
                 for (int y = 0; y < oh; y++)
                     for (int xx = 0; xx < ow; xx++)
@@ -58,29 +61,50 @@ public sealed partial class ResizeOps : OpFamily
         };
         var (yl, yu, yf) = Weights(oh, ih, hs, half);
         var (xl, xu, xf) = Weights(ow, iw, ws, half);
-        var output = new float[(long)n * oh * ow * c];
+        var output = ctx.Allocate<float>((long)n * oh * ow * c, clear: false); // every element is written below
         KernelParallel.For(ctx.Options.IntraOpThreads, n * oh, (long)ow * c * 4, (s, e) =>
         {
-            for (int row = s; row < e; row++)
-            {
-                int b = row / oh, y = row % oh;
-                long top = ((long)b * ih + yl[y]) * iw, bot = ((long)b * ih + yu[y]) * iw;
-                float dy = yf[y];
-                for (int xx = 0; xx < ow; xx++)
-                {
-                    long tl = (top + xl[xx]) * c, tr = (top + xu[xx]) * c, bl = (bot + xl[xx]) * c, br = (bot + xu[xx]) * c;
-                    float dx = xf[xx];
-                    long o = ((long)row * ow + xx) * c;
-                    for (int ch = 0; ch < c; ch++)
-                    {
-                        float t = input[tl + ch] + (input[tr + ch] - input[tl + ch]) * dx;
-                        float bo = input[bl + ch] + (input[br + ch] - input[bl + ch]) * dx;
-                        output[o + ch] = t + (bo - t) * dy;
-                    }
-                }
-            }
+            for (int row = s; row < e; row++) BilinearRow(input, output, row, oh, ih, iw, ow, c, yl, yu, yf, xl, xu, xf);
         });
         ctx.SetOutput(0, new Tensor(DataType.DtFloat, outShape, output));
+    }
+
+    /// <summary>One output row of a bilinear resize, 8 channels at a time (same arithmetic, and rounding, as the scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BilinearRow(float[] input, float[] output, int row, int oh, int ih, int iw, int ow, int c,
+        int[] yl, int[] yu, float[] yf, int[] xl, int[] xu, float[] xf)
+    {
+        int b = row / oh, y = row % oh;
+        long top = ((long)b * ih + yl[y]) * iw, bot = ((long)b * ih + yu[y]) * iw;
+        float dy = yf[y];
+        var vdy = Vector256.Create(dy);
+        int vecEnd = Vector256.IsHardwareAccelerated ? c / 8 * 8 : 0;
+        fixed (float* pin = input)
+        fixed (float* pout = output)
+        {
+            for (int xx = 0; xx < ow; xx++)
+            {
+                float* tl = pin + (top + xl[xx]) * c, tr = pin + (top + xu[xx]) * c, bl = pin + (bot + xl[xx]) * c, br = pin + (bot + xu[xx]) * c;
+                float dx = xf[xx];
+                var vdx = Vector256.Create(dx);
+                float* o = pout + ((long)row * ow + xx) * c;
+                int ch = 0;
+                for (; ch < vecEnd; ch += 8)
+                {
+                    var vtl = Vector256.Load(tl + ch);
+                    var vbl = Vector256.Load(bl + ch);
+                    var t = vtl + (Vector256.Load(tr + ch) - vtl) * vdx;
+                    var bo = vbl + (Vector256.Load(br + ch) - vbl) * vdx;
+                    (t + (bo - t) * vdy).Store(o + ch);
+                }
+                for (; ch < c; ch++)
+                {
+                    float t = tl[ch] + (tr[ch] - tl[ch]) * dx;
+                    float bo = bl[ch] + (br[ch] - bl[ch]) * dx;
+                    o[ch] = t + (bo - t) * dy;
+                }
+            }
+        }
     }
 
     private static int NearestIndex(int i, float scale, int inSize, bool align, bool half)

@@ -59,10 +59,20 @@ internal sealed class ExecutionPlan
     private readonly int _slotCount;
     private readonly string[] _fetchNames;
     private readonly DataflowExecutor? _dataflow;
+    // Per step, per data input: whether this step is the input slot's last reader (and it is not fetched).
+    private readonly bool[][] _lastRead = Array.Empty<bool[]>();
+    private readonly BufferPool _pool = new();
+    private readonly bool _pooling;
+
+    /// <summary>The pool recycling this plan's intermediate arrays (flat plans only; control-flow plans do not pool).</summary>
+    internal BufferPool Pool => _pool;
 
     public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache)
     {
+        Graph = graph;
         _fetchNames = fetches;
+        _pooling = options.PoolHoldFactor > 0;
+        _pool.HoldFactor = options.PoolHoldFactor;
         var fetchRefs = new TensorName[fetches.Length];
         for (int i = 0; i < fetches.Length; i++)
         {
@@ -144,7 +154,10 @@ internal sealed class ExecutionPlan
                 Node = node,
                 Kind = kind,
                 Kernel = kernel,
-                Context = new KernelContext(node, new Tensor[data.Count], outCount, options),
+                Context = new KernelContext(node, new Tensor[data.Count], outCount, options)
+                {
+                    ConstantInputs = data.Select(d => graph.Nodes[order[d.Item1]].Op == "Const").ToArray(),
+                },
                 DataInputs = data.ToArray(),
                 ControlInputs = control.ToArray(),
                 OutputCount = outCount,
@@ -199,7 +212,18 @@ internal sealed class ExecutionPlan
             if (s >= 0 && s < _steps.Length) (release[s] ??= new List<int>()).Add(slot);
         }
         _releaseAfter = release.Select(l => l?.ToArray() ?? Array.Empty<int>()).ToArray();
+        _lastRead = new bool[_steps.Length][];
+        for (int s = 0; s < _steps.Length; s++)
+        {
+            var ins = _steps[s].DataInputs;
+            var last = new bool[ins.Length];
+            for (int i = 0; i < ins.Length; i++) last[i] = lastUse[_steps[ins[i].Step].OutputBase + ins[i].Output] == s;
+            _lastRead[s] = last;
+        }
     }
+
+    /// <summary>The graph this plan runs (its node indices are the ones the plan uses).</summary>
+    public TfGraph Graph { get; }
 
     /// <summary>Graph indices of the placeholders this plan reads.</summary>
     public IReadOnlyList<int> Placeholders { get; }
@@ -213,6 +237,9 @@ internal sealed class ExecutionPlan
         if (_dataflow is not null) return _dataflow.Run(feeds, _fetchNames);
 
         var slots = new Tensor?[_slotCount];
+        var pool = _pool;
+        var profile = _steps.Length > 0 ? _steps[0].Context.Options.Profile : null;
+        var live = profile is null ? null : new LiveBytes(_steps.Where(st => st.Constant is not null).Select(st => st.Constant!.Data).Concat(feeds.Values.Select(f => f.Data)));
         try
         {
             for (int s = 0; s < _steps.Length; s++)
@@ -228,28 +255,63 @@ internal sealed class ExecutionPlan
                         break;
                     default:
                         var ctx = step.Context;
+                        var lastRead = _lastRead[s];
+                        bool[]? donatable = null;
                         for (int i = 0; i < step.DataInputs.Length; i++)
                         {
                             var (src, o) = step.DataInputs[i];
-                            ctx.Inputs[i] = slots[_steps[src].OutputBase + o]
+                            var input = ctx.Inputs[i] = slots[_steps[src].OutputBase + o]
                                 ?? throw new ModelOpsException(EngineErrorIds.OutputNotComputed, ErrorKind.InvalidOperation,
                                     $"Node '{step.Node.Name}' reads output {o} of '{_steps[src].Node.Name}', which produced none.", step.Node.Name);
+                            if (lastRead[i] && pool.RefCount(input.Data) == 1) (donatable ??= ctx.Donatable ??= new bool[step.DataInputs.Length])[i] = true;
                         }
+                        if (donatable is not null)
+                        {
+                            // An input's array is only writable when no other input of this node reads the same array.
+                            for (int i = 0; i < donatable.Length; i++)
+                                if (donatable[i])
+                                    for (int j = 0; j < ctx.Inputs.Length; j++)
+                                        if (j != i && ReferenceEquals(ctx.Inputs[j].Data, ctx.Inputs[i].Data)) { donatable[i] = false; break; }
+                        }
+                        ctx.Pool = _pooling ? pool : null;
                         RunKernel(step);
                         for (int o = 0; o < step.OutputCount; o++)
                         {
-                            slots[step.OutputBase + o] = ctx.Outputs[o];
+                            var value = slots[step.OutputBase + o] = ctx.Outputs[o];
+                            if (value is not null)
+                            {
+                                pool.AddRef(value.Data);
+                                live?.Add(value.Data);
+                            }
                             ctx.Outputs[o] = null!;
                         }
                         Array.Clear(ctx.Inputs);
+                        if (donatable is not null) Array.Clear(donatable);
                         break;
                 }
-                foreach (int slot in _releaseAfter[s]) slots[slot] = null;
+                if (live is not null) profile!.AddLive(live.Bytes);
+                foreach (int slot in _releaseAfter[s])
+                {
+                    if (slots[slot] is { } dead)
+                    {
+                        pool.Release(dead.Data);
+                        live?.Remove(dead.Data);
+                    }
+                    slots[slot] = null;
+                }
             }
         }
         finally
         {
-            foreach (var st in _steps) { Array.Clear(st.Context.Inputs); Array.Clear(st.Context.Outputs); }
+            foreach (var st in _steps)
+            {
+                Array.Clear(st.Context.Inputs);
+                Array.Clear(st.Context.Outputs);
+                if (st.Context.Donatable is { } d) Array.Clear(d);
+            }
+            // Whatever is still rented now (the fetched results) leaves the pool: the caller owns it.
+            pool.EndRun();
+            profile?.AddPool(pool.PeakBytes);
         }
         var result = new Tensor[_fetches.Length];
         for (int i = 0; i < result.Length; i++)
@@ -258,6 +320,45 @@ internal sealed class ExecutionPlan
             result[i] = slots[_steps[st].OutputBase + o] ?? throw NotComputed(_fetchNames[i], _steps[st].Node);
         }
         return result;
+    }
+
+    /// <summary>Bytes of the distinct kernel-made arrays held by live slots (profiling only).</summary>
+    private sealed class LiveBytes
+    {
+        private readonly Dictionary<Array, int> _refs = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Array> _notActivations = new(ReferenceEqualityComparer.Instance);
+
+        public LiveBytes(IEnumerable<Array> constantsAndFeeds)
+        {
+            foreach (var a in constantsAndFeeds) _notActivations.Add(a);
+        }
+
+        public long Bytes { get; private set; }
+
+        public void Add(Array a)
+        {
+            if (_notActivations.Contains(a)) return; // passed through (Identity of a constant or a feed)
+            if (_refs.TryGetValue(a, out int r)) _refs[a] = r + 1;
+            else
+            {
+                _refs[a] = 1;
+                Bytes += Size(a);
+            }
+        }
+
+        public void Remove(Array a)
+        {
+            if (!_refs.TryGetValue(a, out int r)) return; // a constant or a feed
+            if (r > 1) _refs[a] = r - 1;
+            else
+            {
+                _refs.Remove(a);
+                Bytes -= Size(a);
+            }
+        }
+
+        private static long Size(Array a) =>
+            a is byte[][] s ? s.Sum(b => (long)b.Length) : BufferPool.Bytes(a);
     }
 
     internal static ModelOpsException NotComputed(string name, NodeDef node) =>
@@ -294,12 +395,14 @@ internal sealed class ExecutionPlan
             }
             else
             {
+                long a0 = GC.GetAllocatedBytesForCurrentThread();
                 long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 step.Kernel!(step.Context);
                 long ticks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - a0;
                 foreach (var o in step.Context.Outputs)
                     if (o is not null) profile.AddOutput((long)o.Length * Math.Max(1, o.DType.ByteSize()));
-                profile.Add(profile.ByShape ? step.Node.Op + " " + string.Join(" ", step.Context.Inputs.Select(t => Tensor.FormatShape(t.Shape))) : step.Node.Op, ticks);
+                profile.Add(profile.ByShape ? step.Node.Op + " " + string.Join(" ", step.Context.Inputs.Select(t => Tensor.FormatShape(t.Shape))) : step.Node.Op, ticks, allocated);
             }
         }
         catch (ModelOpsException)

@@ -4,6 +4,8 @@ using ModelOps.Core.Formats;
 using ModelOps.Core.Graph;
 using ModelOps.Core.Inspection;
 using ModelOps.Core.Ops;
+using ModelOps.Core.Optimization;
+using ModelOps.Core.Optimization.Passes;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
 
@@ -14,7 +16,8 @@ namespace ModelOps.Core.Runtime;
 /// scheduled, kernels looked up, constants decoded, last uses found); <see cref="Run"/> then executes
 /// the plan as often as needed. Fetch sets other than the planned outputs get their own plan, made on
 /// first use and cached. Runs of one session are serialized (a lock); use one session per thread for
-/// parallel inference.
+/// parallel inference. Unless <see cref="EngineOptions.FuseContractions"/> is off, plans run a copy of the graph
+/// in which contractions and their bias add and activation are fused (same arithmetic, fewer intermediates).
 /// </summary>
 public sealed class GraphSession : IInferenceSession
 {
@@ -22,6 +25,8 @@ public sealed class GraphSession : IInferenceSession
     private readonly KernelRegistry _kernels;
     private readonly Dictionary<string, ExecutionPlan> _plans = new(StringComparer.Ordinal);
     private readonly Dictionary<int, Tensor> _constants = new();
+    private readonly TfGraph? _fused;
+    private readonly Dictionary<int, Tensor> _fusedConstants = new();
     private readonly ExecutionPlan _defaultPlan;
     private readonly string[] _defaultFetches;
     private bool _disposed;
@@ -53,8 +58,9 @@ public sealed class GraphSession : IInferenceSession
             _defaultFetches = Outputs.Select(o => o.Name).ToArray();
         }
 
+        _fused = Options.FuseContractions ? Fuse(_graph, _defaultFetches) : null;
         _defaultPlan = PlanFor(_defaultFetches);
-        Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_graph.Nodes[i], Placeholders.Producer(graph))).ToList();
+        Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_defaultPlan.Graph.Nodes[i], Placeholders.Producer(graph))).ToList();
     }
 
     /// <summary>Reads a frozen .pb / .pbtxt (or anything ModelReader understands) and plans it.</summary>
@@ -83,7 +89,7 @@ public sealed class GraphSession : IInferenceSession
         string[] names = fetches is { Count: > 0 } ? fetches.ToArray() : _defaultFetches;
         ExecutionPlan plan;
         lock (_plans) plan = names == _defaultFetches ? _defaultPlan : PlanFor(names);
-        var fed = BindFeeds(feeds);
+        var fed = BindFeeds(feeds, plan.Graph);
         lock (plan)
         {
             var values = plan.Execute(fed);
@@ -104,6 +110,9 @@ public sealed class GraphSession : IInferenceSession
         return Run(feeds);
     }
 
+    /// <summary>The buffer pool of the plan for the default outputs (tests).</summary>
+    internal BufferPool DefaultPool => _defaultPlan.Pool;
+
     public void Dispose()
     {
         _disposed = true;
@@ -122,13 +131,38 @@ public sealed class GraphSession : IInferenceSession
     {
         string key = string.Join("\n", fetches.Select(f => TensorName.Parse(f).Tensor));
         if (_plans.TryGetValue(key, out var plan)) return plan;
-        plan = new ExecutionPlan(_graph, fetches, _kernels, Options, _constants);
+        // The fused copy serves every fetch it still has (a fused node keeps the name of the pattern's last node,
+        // so it produces that node's value); a fetch of a node folded away is planned on the graph as given.
+        bool fused = _fused is not null && fetches.All(f => TensorName.Parse(f).Node is { } n && _fused.Find(n) is not null);
+        plan = fused
+            ? new ExecutionPlan(_fused!, fetches, _kernels, Options, _fusedConstants)
+            : new ExecutionPlan(_graph, fetches, _kernels, Options, _constants);
         _plans[key] = plan;
         return plan;
     }
 
+    /// <summary>
+    /// The graph with contractions + bias add + activation fused (placeholders and <paramref name="fetches"/> kept),
+    /// or null when nothing fused.
+    /// </summary>
+    private static TfGraph? Fuse(TfGraph graph, string[] fetches)
+    {
+        var inputs = graph.Def.Node.Where(n => IsPlaceholder(n.Op)).Select(n => n.Name).ToList();
+        var notes = new List<string>();
+        GraphDef rewritten;
+        try
+        {
+            rewritten = new FuseContractionsPass().Apply(graph.Def, new PassContext(inputs, fetches, notes: notes));
+        }
+        catch (ModelOpsException)
+        {
+            return null; // the rewrite is an optimization: a graph it cannot read runs as given (planning reports real problems)
+        }
+        return rewritten.Node.Count == graph.Def.Node.Count && notes.Count == 0 ? null : new TfGraph(rewritten);
+    }
+
     /// <summary>Resolves and validates feeds: node index → tensor.</summary>
-    private Dictionary<int, Tensor> BindFeeds(IReadOnlyDictionary<string, Tensor> feeds)
+    private Dictionary<int, Tensor> BindFeeds(IReadOnlyDictionary<string, Tensor> feeds, TfGraph graph)
     {
         var bound = new Dictionary<int, Tensor>(feeds.Count);
         foreach (var (name, value) in feeds)
@@ -136,22 +170,22 @@ public sealed class GraphSession : IInferenceSession
             if (value is null)
                 throw new ModelOpsException(EngineErrorIds.UnknownInput, ErrorKind.InvalidArgument, $"The value fed to '{name}' is null.", name);
             var tn = string.IsNullOrEmpty(name) ? default : TensorName.Parse(name);
-            int idx = tn.Node is null || tn.IsControl ? -1 : _graph.IndexOf(tn.Node);
-            if (idx < 0 || tn.Index != 0 || !IsPlaceholder(_graph.Nodes[idx].Op))
+            int idx = tn.Node is null || tn.IsControl ? -1 : graph.IndexOf(tn.Node);
+            if (idx < 0 || tn.Index != 0 || !IsPlaceholder(graph.Nodes[idx].Op))
             {
                 string real = Inputs.Count == 0 ? "none" : string.Join(", ", Inputs.Select(i => i.ToString()));
-                string what = idx >= 0 && !IsPlaceholder(_graph.Nodes[idx].Op)
-                    ? $"'{name}' is a {_graph.Nodes[idx].Op} node, not an input of the model."
+                string what = idx >= 0 && !IsPlaceholder(graph.Nodes[idx].Op)
+                    ? $"'{name}' is a {graph.Nodes[idx].Op} node, not an input of the model."
                     : $"The model has no input named '{name}'.";
                 throw new ModelOpsException(EngineErrorIds.UnknownInput, ErrorKind.InvalidArgument,
                     $"{what} Its inputs are: {real}.", name);
             }
-            var node = _graph.Nodes[idx];
+            var node = graph.Nodes[idx];
             DataType expected = node.Attr.TryGetValue("dtype", out var dt) ? dt.Type.Base() : DataType.DtInvalid;
             if (expected != DataType.DtInvalid && value.DType != expected)
                 throw new ModelOpsException(EngineErrorIds.InputDTypeMismatch, ErrorKind.InvalidArgument,
                     $"Input '{node.Name}' expects {expected.Name()} but got {value.DType.Name()}. Convert the value (for example with a typed array) before feeding it.", name);
-            long[]? shape = Placeholders.DeclaredShape(node, Placeholders.Producer(_graph.Def));
+            long[]? shape = Placeholders.DeclaredShape(node, Placeholders.Producer(graph.Def));
             if (shape is not null && !ShapeFits(shape, value.Shape))
                 throw new ModelOpsException(EngineErrorIds.InputShapeMismatch, ErrorKind.InvalidArgument,
                     $"Input '{node.Name}' expects shape {Tensor.FormatShape(shape)} but got {Tensor.FormatShape(value.Shape)}.", name);

@@ -19,7 +19,11 @@ public sealed class OpProfile
     public bool ByShape { get; }
 
     /// <summary>One op type's totals.</summary>
-    public sealed record Entry(string Op, long Calls, double TotalMs);
+    public sealed record Entry(string Op, long Calls, double TotalMs)
+    {
+        /// <summary>Bytes the kernel calls allocated on the calling thread (GC allocations; worker threads not counted).</summary>
+        public long AllocatedBytes { get; init; }
+    }
 
     /// <summary>The totals so far, the most expensive op type first.</summary>
     public IReadOnlyList<Entry> Entries
@@ -50,13 +54,47 @@ public sealed class OpProfile
         }
     }
 
+    private long _peakLive, _peakPool;
+
+    /// <summary>
+    /// Most bytes of kernel outputs alive at once during a run (distinct arrays held for later readers,
+    /// constants and feeds excluded): the activation memory a run needs with immediate release.
+    /// </summary>
+    public long PeakLiveBytes
+    {
+        get
+        {
+            lock (_byOp) return _peakLive;
+        }
+    }
+
+    /// <summary>Most bytes the plan's buffer pool held at once (rented and free arrays) during a run.</summary>
+    public long PeakPoolBytes
+    {
+        get
+        {
+            lock (_byOp) return _peakPool;
+        }
+    }
+
     public void Reset()
     {
         lock (_byOp)
         {
             _byOp.Clear();
             _largest = _second = 0;
+            _peakLive = _peakPool = 0;
         }
+    }
+
+    internal void AddLive(long bytes)
+    {
+        lock (_byOp) _peakLive = Math.Max(_peakLive, bytes);
+    }
+
+    internal void AddPool(long bytes)
+    {
+        lock (_byOp) _peakPool = Math.Max(_peakPool, bytes);
     }
 
     internal void AddOutput(long bytes)
@@ -68,12 +106,14 @@ public sealed class OpProfile
         }
     }
 
-    internal void Add(string op, long stopwatchTicks)
+    internal void Add(string op, long stopwatchTicks, long allocatedBytes = 0)
     {
         double ms = stopwatchTicks * 1000.0 / Stopwatch.Frequency;
         lock (_byOp)
         {
-            _byOp[op] = _byOp.TryGetValue(op, out var e) ? e with { Calls = e.Calls + 1, TotalMs = e.TotalMs + ms } : new Entry(op, 1, ms);
+            _byOp[op] = _byOp.TryGetValue(op, out var e)
+                ? e with { Calls = e.Calls + 1, TotalMs = e.TotalMs + ms, AllocatedBytes = e.AllocatedBytes + allocatedBytes }
+                : new Entry(op, 1, ms) { AllocatedBytes = allocatedBytes };
         }
     }
 
@@ -85,7 +125,7 @@ public sealed class OpProfile
         var sb = new StringBuilder();
         foreach (var e in entries.Take(top))
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {e.Op,-28} {e.Calls,7} calls {e.TotalMs,10:F2} ms {(total > 0 ? 100 * e.TotalMs / total : 0),5:F1}%"));
+                $"  {e.Op,-28} {e.Calls,7} calls {e.TotalMs,10:F2} ms {(total > 0 ? 100 * e.TotalMs / total : 0),5:F1}% {e.AllocatedBytes / 1e6,9:F2} MB alloc"));
         return sb.ToString();
     }
 }

@@ -5,6 +5,7 @@ using ModelOps.Core.Formats.Checkpoint;
 using ModelOps.Core.Freezing;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Samples;
+using ModelOps.Core.Tensors;
 using ModelOps.Core.Tests.Formats;
 using Xunit;
 
@@ -93,6 +94,35 @@ public sealed class FrozenGraphWriterTests
         Assert.Equal("original/kernel", GraphDef.Parser.ParseFrom(s).Node.Single(n => n.Name == "dense/kernel").ExperimentalDebugInfo.OriginalNodeNames.Single());
         Assert.Equal((1, 1), FrozenGraphWriter.Write(r.RawGraph, r.Deferred!, new MemoryStream()));
         r.Dispose();
+    }
+
+    [Fact]
+    public void Empty_scalar_and_other_dtype_values_stream_byte_identical_output()
+    {
+        using var tmp = new TempDir();
+        string prefix = Path.Combine(tmp.Path, "c");
+        using (var w = new CheckpointWriter(prefix))
+        {
+            w.Add("empty", Tensor.Create(Array.Empty<float>(), 0, 3));    // no bytes: protobuf omits tensor_content
+            w.Add("scalar", Tensor.Scalar(2.5f));
+            w.Add("ints", Tensor.Create(Enumerable.Range(0, 1000).Select(i => (long)i).ToArray(), 10, 100));
+            w.Finish();
+        }
+        using var reader = CheckpointReader.Open(prefix);
+        var weights = new DeferredWeights(reader, null);
+        var graph = new GraphDef { Versions = new VersionDef { Producer = 27 } };
+        foreach (var key in new[] { "scalar", "empty", "ints" })
+        {
+            Assert.True(reader.CanStreamRaw(key));
+            var t = weights.Add(key, key, reader.GetEntry(key));
+            graph.Node.Add(new NodeDef { Name = key, Op = "Const", Attr = { ["dtype"] = ModelOps.Core.Graph.Attr.Type(t.Dtype), ["value"] = new AttrValue { Tensor = t } } });
+        }
+        var streamed = new MemoryStream();
+        var counts = FrozenGraphWriter.Write(graph, weights, streamed);
+        Assert.Equal((2, 1), counts); // the empty value's layout has no tensor_content field: the read-whole fallback
+        weights.Materialize();
+        Assert.Equal(graph.ToByteArray(), streamed.ToArray());
+        Assert.Equal(new[] { 2.5f }, TensorProtoCodec.Decode(graph.Node[0].Attr["value"].Tensor).As<float>());
     }
 
     [Fact]

@@ -49,6 +49,104 @@ public class ArrayShapeTests
         Assert.Equal(new[] { "a", "c", "b", "d" }, s.As<byte[]>().Select(b => System.Text.Encoding.UTF8.GetString(b)));
     }
 
+    [Theory]
+    [InlineData(new[] { 2, 3, 37, 41 }, new[] { 0, 2, 3, 1 })] // NCHW -> NHWC, tiles with ragged edges
+    [InlineData(new[] { 2, 41, 37, 9 }, new[] { 0, 3, 1, 2 })] // NHWC -> NCHW
+    [InlineData(new[] { 3, 5, 40, 33 }, new[] { 1, 0, 3, 2 })] // two swaps: the tiled last pair under a permuted outer dim
+    public void Transpose_of_large_tensors_matches_the_definition(int[] shape, int[] perm)
+    {
+        int n = shape.Aggregate(1, (a, d) => a * d);
+        var x = T(Enumerable.Range(0, n).Select(i => (float)i).ToArray(), shape);
+        var r = Run1("Transpose", x, I(perm, perm.Length));
+        var outShape = perm.Select(p => shape[p]).ToArray();
+        Assert.Equal(outShape, r.Shape);
+        var inStrides = new int[shape.Length];
+        for (int d = shape.Length - 1, s = 1; d >= 0; s *= shape[d], d--) inStrides[d] = s;
+        var got = r.As<float>();
+        var coord = new int[outShape.Length];
+        for (int i = 0; i < n; i++)
+        {
+            int rem = i, src = 0;
+            for (int d = outShape.Length - 1; d >= 0; d--) { coord[d] = rem % outShape[d]; rem /= outShape[d]; }
+            for (int d = 0; d < outShape.Length; d++) src += coord[d] * inStrides[perm[d]];
+            Assert.Equal(src, (int)got[i]);
+        }
+    }
+
+    [Fact]
+    public void Transpose_matches_naive_for_tiled_and_plain_permutations()
+    {
+        // NCHW<->NHWC and other permutations (tiles of 16 with partial edges), float and int.
+        var rnd = new Random(3);
+        int[][] shapes = [[1, 19, 21, 37], [2, 3, 17, 33], [3, 40, 5], [2, 3, 4, 5, 6]];
+        foreach (var shape in shapes)
+            for (int rep = 0; rep < 4; rep++)
+            {
+                int[] perm = rep switch
+                {
+                    0 when shape.Length == 4 => [0, 2, 3, 1],
+                    1 when shape.Length == 4 => [0, 3, 1, 2],
+                    _ => Enumerable.Range(0, shape.Length).OrderBy(_ => rnd.Next()).ToArray(),
+                };
+                int count = shape.Aggregate(1, (a, b) => a * b);
+                var data = Enumerable.Range(0, count).Select(i => (float)i).ToArray();
+                var r = Run1("Transpose", T(data, shape), I(perm, perm.Length));
+                var outShape = perm.Select(p => shape[p]).ToArray();
+                Assert.Equal(outShape, r.Shape);
+                var inStrides = new int[shape.Length];
+                for (int d = shape.Length - 1, st = 1; d >= 0; st *= shape[d], d--) inStrides[d] = st;
+                var got = r.As<float>();
+                var idx = new int[shape.Length];
+                for (int o = 0; o < count; o++)
+                {
+                    int src = 0;
+                    for (int d = 0; d < shape.Length; d++) src += idx[d] * inStrides[perm[d]];
+                    Assert.Equal(src, (int)got[o]);
+                    for (int d = shape.Length - 1; d >= 0 && ++idx[d] == outShape[d]; d--) idx[d] = 0;
+                }
+                var ri = Run1("Transpose", Tensor.Create(Enumerable.Range(0, count).ToArray(), shape), I(perm, perm.Length));
+                Assert.Equal(got.Select(v => (int)v), ri.As<int>());
+            }
+    }
+
+    [Fact]
+    public void Pad_matches_naive_with_unpadded_trailing_dims()
+    {
+        // NHWC-style pads (trailing dims unpadded, merged into longer rows) and others, zero and constant fill.
+        int[][] shapes = [[1, 5, 6, 3], [2, 3, 4, 5], [7], [3, 4]];
+        var rnd = new Random(8);
+        foreach (var shape in shapes)
+            for (int rep = 0; rep < 4; rep++)
+            {
+                var pads = new int[2 * shape.Length];
+                for (int d = 0; d < shape.Length; d++)
+                    if (d < shape.Length - rep % 3 || rep == 3) { pads[2 * d] = rnd.Next(3); pads[2 * d + 1] = rnd.Next(3); }
+                int count = shape.Aggregate(1, (a, b) => a * b);
+                var data = Enumerable.Range(0, count).Select(i => (float)i + 1).ToArray();
+                float fill = rep == 2 ? -7.5f : 0f;
+                var r = rep == 2
+                    ? Run1("PadV2", T(data, shape), I(pads, shape.Length, 2), T(new[] { fill }))
+                    : Run1("Pad", T(data, shape), I(pads, shape.Length, 2));
+                var outShape = shape.Select((n, d) => n + pads[2 * d] + pads[2 * d + 1]).ToArray();
+                Assert.Equal(outShape, r.Shape);
+                var got = r.As<float>();
+                var idx = new int[shape.Length];
+                for (int o = 0; o < got.Length; o++)
+                {
+                    int src = 0;
+                    bool inside = true;
+                    for (int d = 0; d < shape.Length; d++)
+                    {
+                        int c = idx[d] - pads[2 * d];
+                        inside &= c >= 0 && c < shape[d];
+                        src = src * shape[d] + c;
+                    }
+                    Assert.Equal(inside ? data[src] : fill, got[o]);
+                    for (int d = shape.Length - 1; d >= 0 && ++idx[d] == outShape[d]; d--) idx[d] = 0;
+                }
+            }
+    }
+
     [Fact]
     public void ConcatV2_Pack_Unpack_Split_SplitV()
     {

@@ -1,5 +1,6 @@
 using ModelOps.Core.Errors;
 using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
 using Xunit;
@@ -174,6 +175,108 @@ public class ConvolutionTests
         var rf = K.Run1("_FusedDepthwiseConv2dNative", attrs, K.F(xx, 1, 5, 5, 4), K.F(ff, 3, 3, 4, 1), K.F(bias, 4));
         var naive = NaiveConv(xx, 1, 5, 5, 4, ff, 3, 3, 0, 1, 1, 1, 1, 3, 3, 0, 0, depthwise: true);
         K.Close(naive.Select((v, i) => Math.Min(6, Math.Max(0, v + bias[i % 4]))).ToArray(), rf.As<float>(), 1e-4f);
+    }
+
+    [Fact]
+    public void DepthwiseVectorAndBorderPathsMatchNaive()
+    {
+        // channel counts around the 8-lane vector width, depth multipliers > 1, even kernels with SAME
+        // (asymmetric padding), strides, dilations, batch 2, and EXPLICIT padding.
+        int[] channels = [1, 3, 8, 13, 24, 35];
+        var rnd = new Random(21);
+        int t = 0;
+        foreach (int c in channels)
+            foreach (int dm in new[] { 1, 2, 3 })
+            {
+                t++;
+                int n = 1 + t % 2, h = 3 + rnd.Next(9), w = 3 + rnd.Next(9);
+                int kh = 1 + rnd.Next(4), kw = 1 + rnd.Next(4), sh = 1 + rnd.Next(2), sw = 1 + rnd.Next(3), dh = 1 + (t % 3 == 0 ? 1 : 0), dw = 1 + (t % 4 == 0 ? 1 : 0);
+                var x = K.Random(n * h * w * c, 300 + t);
+                var f = K.Random(kh * kw * c * dm, 400 + t);
+                string pad = t % 3 == 2 ? "EXPLICIT" : (kh - 1) * dh + 1 > h || (kw - 1) * dw + 1 > w || t % 2 == 0 ? "SAME" : "VALID";
+                var attrs = ConvAttrs(pad, sh, sw, dh, dw);
+                int oh, ow, pt, pl;
+                if (pad == "SAME") { (oh, pt) = Same(h, kh, sh, dh); (ow, pl) = Same(w, kw, sw, dw); }
+                else if (pad == "VALID") { oh = (h - ((kh - 1) * dh + 1)) / sh + 1; ow = (w - ((kw - 1) * dw + 1)) / sw + 1; pt = pl = 0; }
+                else
+                {
+                    int top = rnd.Next(3), bottom = rnd.Next(3), left = rnd.Next(3), right = rnd.Next(3);
+                    attrs["explicit_paddings"] = Attr.Ints(0, 0, top, bottom, left, right, 0, 0);
+                    int spanH = h + top + bottom - ((kh - 1) * dh + 1), spanW = w + left + right - ((kw - 1) * dw + 1);
+                    if (spanH < 0 || spanW < 0) continue;
+                    oh = spanH / sh + 1;
+                    ow = spanW / sw + 1;
+                    pt = top; pl = left;
+                }
+                var r = K.Run1("DepthwiseConv2dNative", attrs, K.F(x, n, h, w, c), K.F(f, kh, kw, c, dm));
+                K.Shape([n, oh, ow, c * dm], r);
+                K.Close(NaiveConv(x, n, h, w, c, f, kh, kw, 0, sh, sw, dh, dw, oh, ow, pt, pl, depthwise: true, dm: dm), r.As<float>(), 1e-4f);
+            }
+    }
+
+    [Fact]
+    public void FusedDepthwiseWithResidualAndLeakyReluOddChannels()
+    {
+        int h = 6, w = 7, c = 11;
+        var x = K.Random(h * w * c, 31);
+        var f = K.Random(3 * 3 * c, 32);
+        var bias = K.Random(c, 33);
+        var (oh, pt) = Same(h, 3, 1, 1);
+        var (ow, pl) = Same(w, 3, 1, 1);
+        var residual = K.Random(oh * ow * c, 34);
+        var attrs = ConvAttrs("SAME", 1, 1);
+        attrs["fused_ops"] = Attr.Strings("BiasAdd", "Add", "LeakyRelu");
+        attrs["num_args"] = Attr.Int(2);
+        attrs["leakyrelu_alpha"] = Attr.Float(0.1f);
+        var r = K.Run1("_FusedDepthwiseConv2dNative", attrs, K.F(x, 1, h, w, c), K.F(f, 3, 3, c, 1), K.F(bias, c), K.F(residual, 1, oh, ow, c));
+        var naive = NaiveConv(x, 1, h, w, c, f, 3, 3, 0, 1, 1, 1, 1, oh, ow, pt, pl, depthwise: true);
+        var exp = naive.Select((v, i) =>
+        {
+            float y = v + bias[i % c] + residual[i];
+            return y < 0 ? y * 0.1f : y;
+        }).ToArray();
+        K.Close(exp, r.As<float>(), 1e-4f);
+    }
+
+    [Fact]
+    public void PackedFilterIsReusedOnlyWhileTheFilterIsTheSameConstant()
+    {
+        // kdim = 3·3·32 = 288 spans two GEMM K blocks; cout = 40 leaves a partial column panel.
+        int h = 9, w = 8, c = 32, cout = 40;
+        var x1 = K.Random(h * w * c, 1);
+        var x2 = K.Random(h * w * c, 2);
+        var f1 = K.Random(3 * 3 * c * cout, 3);
+        var f2 = K.Random(3 * 3 * c * cout, 4);
+        var (oh, pt) = Same(h, 3, 1, 1);
+        var (ow, pl) = Same(w, 3, 1, 1);
+        foreach (bool constant in new[] { true, false })
+        {
+            var ctx = K.Context("Conv2D", ConvAttrs("SAME", 1, 1), [false, constant], null, K.F(x1, 1, h, w, c), K.F(f1, 3, 3, c, cout));
+            K.Close(NaiveConv(x1, 1, h, w, c, f1, 3, 3, cout, 1, 1, 1, 1, oh, ow, pt, pl), K.Rerun(ctx).As<float>(), 1e-4f);
+            Assert.Equal(constant, ctx.State is not null);
+            ctx.Inputs[0] = K.F(x2, 1, h, w, c); // new input, same filter
+            K.Close(NaiveConv(x2, 1, h, w, c, f1, 3, 3, cout, 1, 1, 1, 1, oh, ow, pt, pl), K.Rerun(ctx).As<float>(), 1e-4f);
+            ctx.Inputs[1] = K.F(f2, 3, 3, c, cout); // another filter tensor: packed again
+            K.Close(NaiveConv(x2, 1, h, w, c, f2, 3, 3, cout, 1, 1, 1, 1, oh, ow, pt, pl), K.Rerun(ctx).As<float>(), 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void PackedOneByOneConvSplitsColumnsOverThreads()
+    {
+        // few pixels and many output channels: the GEMM splits the (packed) columns between two threads.
+        int h = 3, w = 4, c = 200, cout = 200;
+        var x = K.Random(h * w * c, 5);
+        var f = K.Random(c * cout, 6);
+        var ctx = K.Context("_FusedConv2D", new Dictionary<string, AttrValue>(ConvAttrs("VALID", 1, 1))
+        {
+            ["fused_ops"] = Attr.Strings("BiasAdd", "Relu6"), ["num_args"] = Attr.Int(1),
+        }, [false, true, true], new EngineOptions { IntraOpThreads = 2 }, K.F(x, 1, h, w, c), K.F(f, 1, 1, c, cout), K.F(K.Random(cout, 7), cout));
+        var bias = ctx.Inputs[2].As<float>();
+        var naive = NaiveConv(x, 1, h, w, c, f, 1, 1, cout, 1, 1, 1, 1, h, w, 0, 0);
+        var exp = naive.Select((v, i) => Math.Min(6, Math.Max(0, v + bias[i % cout]))).ToArray();
+        K.Close(exp, K.Rerun(ctx).As<float>(), 1e-4f);
+        K.Close(exp, K.Rerun(ctx).As<float>(), 1e-4f);
     }
 
     [Fact]

@@ -219,6 +219,41 @@ public class ElementWiseTests
     }
 
     [Fact]
+    public void PiecewiseLinearActivationsMatchScalarDefinitionAtAnyLength()
+    {
+        // lengths around the unrolled 32-float and 8-float loops; NaN, infinities and the clamp edges.
+        foreach (int n in new[] { 1, 7, 8, 9, 31, 32, 33, 77 })
+        {
+            var x = K.Random(n, n, -10, 10);
+            x[0] = float.NaN;
+            if (n > 3) { x[1] = float.PositiveInfinity; x[2] = float.NegativeInfinity; x[3] = 6f; }
+            if (n > 20) x[20] = float.NaN;
+            var t = K.F(x, n);
+            K.Close(x.Select(v => float.IsNaN(v) ? v : Math.Max(v, 0)).ToArray(), K.Run1("Relu", t).As<float>(), 0);
+            K.Close(x.Select(v => float.IsNaN(v) ? v : Math.Min(Math.Max(v, 0), 6)).ToArray(), K.Run1("Relu6", t).As<float>(), 0);
+            K.Close(x.Select(v => v < 0 ? v * 0.3f : v).ToArray(), K.Run1("LeakyRelu", K.A(("alpha", Attr.Float(0.3f))), t).As<float>(), 0);
+        }
+    }
+
+    [Fact]
+    public void ChannelVectorBroadcastMatchesNaiveBothWays()
+    {
+        // [.., C] op [C] and [C] op [.., C] (the bias/scale fast path) for C around the vector width.
+        foreach (int c in new[] { 1, 3, 8, 13, 64 })
+            foreach (var op in new[] { "AddV2", "Sub", "Mul", "RealDiv" })
+            {
+                var big = K.Random(2 * 5 * 3 * c, c, 0.5f, 2);
+                var vec = K.Random(c, c + 1, 0.5f, 2);
+                Func<float, float, float> f = op switch { "AddV2" => (a, b) => a + b, "Sub" => (a, b) => a - b, "Mul" => (a, b) => a * b, _ => (a, b) => a / b };
+                var r1 = K.Run1(op, K.F(big, 2, 5, 3, c), K.F(vec, c));
+                K.Shape([2, 5, 3, c], r1);
+                K.Close(big.Select((v, i) => f(v, vec[i % c])).ToArray(), r1.As<float>(), 0);
+                var r2 = K.Run1(op, K.F(vec, 1, 1, 1, c), K.F(big, 2, 5, 3, c));
+                K.Close(big.Select((v, i) => f(vec[i % c], v)).ToArray(), r2.As<float>(), 0);
+            }
+    }
+
+    [Fact]
     public void SoftmaxAndLogSoftmaxLastAxis()
     {
         var x = K.F([1, 2, 3, 1000, 1000, 1000], 2, 3);

@@ -25,6 +25,28 @@ internal static class K
         return ctx.Outputs;
     }
 
+    /// <summary>
+    /// A reusable context for one node (as an execution plan keeps one per step), with the given inputs
+    /// marked as graph constants; run it with <see cref="Rerun"/>, changing ctx.Inputs between runs.
+    /// </summary>
+    public static KernelContext Context(string op, IDictionary<string, AttrValue>? attrs, bool[] constantInputs, EngineOptions? options, params Tensor[] inputs)
+    {
+        var g = new GraphBuilder();
+        var names = inputs.Select((t, i) => g.Placeholder($"in{i}", t.DType).Name).ToArray();
+        var node = g.Add("node", op, names, attrs);
+        if (inputs.Length > 0 && !node.Attr.ContainsKey("T")) node.Attr["T"] = Attr.Type(inputs[0].DType);
+        return new KernelContext(node, inputs, 1, options) { ConstantInputs = constantInputs };
+    }
+
+    public static Tensor Rerun(KernelContext ctx)
+    {
+        Assert.True(OpRegistry.Kernels.TryGet(ctx.Node.Op, out var kernel));
+        kernel(ctx);
+        var o = ctx.Outputs[0];
+        Assert.NotNull(o);
+        return o;
+    }
+
     public static Tensor Run1(string op, IDictionary<string, AttrValue>? attrs, params Tensor[] inputs) => Run(op, attrs, 1, inputs)[0];
 
     public static Tensor Run1(string op, params Tensor[] inputs) => Run(op, null, 1, inputs)[0];

@@ -25,6 +25,53 @@ public class MatMulTests
     }
 
     [Fact]
+    public void ConstantWeightsArePackedOncePerContext()
+    {
+        int m = 9, n = 37, k = 270;
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                var a = K.Random(m * k, 1);
+                var b1 = K.Random(k * n, 2);
+                var b2 = K.Random(k * n, 3);
+                var attrs = K.A(("transpose_a", Attr.Bool(ta)), ("transpose_b", Attr.Bool(tb)));
+                int[] ashape = ta ? [k, m] : [m, k], bshape = tb ? [n, k] : [k, n];
+                // Naive expects b as k×n or n×k per tb, a as m×k or k×m per ta.
+                var ctx = K.Context("MatMul", attrs, [false, true], null, K.F(a, ashape), K.F(b1, bshape));
+                K.Close(Naive(a, b1, m, n, k, ta, tb), K.Rerun(ctx).As<float>(), 1e-4f);
+                Assert.NotNull(ctx.State);
+                K.Close(Naive(a, b1, m, n, k, ta, tb), K.Rerun(ctx).As<float>(), 1e-4f);
+                ctx.Inputs[1] = K.F(b2, bshape);
+                var r = K.Rerun(ctx);
+                K.Shape([m, n], r);
+                K.Close(Naive(a, b2, m, n, k, ta, tb), r.As<float>(), 1e-4f);
+            }
+    }
+
+    [Fact]
+    public void PackedGemmMatchesUnpacked()
+    {
+        // several K blocks (KC = 256), partial row and column tiles, row and column thread splits, transposed A.
+        var rnd = new Random(11);
+        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 33, 300), (13, 200, 260), (50, 17, 513), (6, 64, 256), (20, 16, 40), (9, 10, 300) })
+            foreach (bool ta in new[] { false, true })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var a = K.Random(m * k, rnd.Next());
+                    var b = K.Random(k * n, rnd.Next());
+                    var packed = Gemm.PackB(false, k, n, b, 0, n);
+                    var c = new float[m * n];
+                    Gemm.SgemmPacked(ta, m, a, 0, ta ? m : k, packed, c, 0, n, false, threads);
+                    K.Close(Naive(a, b, m, n, k, ta, false), c, 1e-4f);
+                    Gemm.SgemmPacked(ta, m, a, 0, ta ? m : k, packed, c, 0, n, true, threads); // accumulate: twice the product
+                    K.Close(Naive(a, b, m, n, k, ta, false).Select(v => 2 * v).ToArray(), c, 1e-4f);
+                    var u = new float[m * n];
+                    Gemm.Sgemm(ta, false, m, n, k, a, 0, ta ? m : k, b, 0, n, u, 0, n, false, threads); // unpacked, same panel width rules
+                    K.Close(Naive(a, b, m, n, k, ta, false), u, 1e-4f);
+                }
+    }
+
+    [Fact]
     public void GemmMatchesNaiveOnOddSizesAndTransposes()
     {
         int[] sizes = [1, 2, 3, 5, 6, 7, 13, 16, 17, 31, 33, 64, 67];

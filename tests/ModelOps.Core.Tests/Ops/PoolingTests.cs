@@ -63,4 +63,69 @@ public class PoolingTests
             Assert.Equal(e, rn.As<float>()[c]);
         }
     }
+
+    private static float[] NaivePool(float[] x, int n, int h, int w, int c, int kh, int kw, int sh, int sw, int oh, int ow, int pt, int pl, bool max)
+    {
+        var y = new float[n * oh * ow * c];
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        double acc = max ? double.NegativeInfinity : 0;
+                        int count = 0;
+                        for (int a = 0; a < kh; a++)
+                            for (int bb = 0; bb < kw; bb++)
+                            {
+                                int ih = i * sh - pt + a, iw = j * sw - pl + bb;
+                                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                double v = x[((b * h + ih) * w + iw) * c + ch];
+                                acc = max ? (double.IsNaN(v) || double.IsNaN(acc) ? double.NaN : Math.Max(acc, v)) : acc + v;
+                                count++;
+                            }
+                        y[((b * oh + i) * ow + j) * c + ch] = (float)(max ? acc : count > 0 ? acc / count : 0);
+                    }
+        return y;
+    }
+
+    [Fact]
+    public void RandomPoolsMatchNaive()
+    {
+        // channels below, at and above the 8-lane vector width; non-square windows; SAME with asymmetric padding.
+        var rnd = new Random(17);
+        int t = 0;
+        foreach (int c in new[] { 1, 3, 8, 13, 21 })
+            for (int rep = 0; rep < 4; rep++, t++)
+            {
+                int n = 1 + rep % 2, h = 2 + rnd.Next(9), w = 2 + rnd.Next(9), kh = 1 + rnd.Next(3), kw = 1 + rnd.Next(4), sh = 1 + rnd.Next(2), sw = 1 + rnd.Next(3);
+                bool same = rep % 2 == 0 || kh > h || kw > w;
+                int oh, ow, pt = 0, pl = 0;
+                if (same)
+                {
+                    oh = (h + sh - 1) / sh; ow = (w + sw - 1) / sw;
+                    pt = Math.Max(0, (oh - 1) * sh + kh - h) / 2; pl = Math.Max(0, (ow - 1) * sw + kw - w) / 2;
+                }
+                else { oh = (h - kh) / sh + 1; ow = (w - kw) / sw + 1; }
+                var x = K.Random(n * h * w * c, 60 + t, -3, 3);
+                var attrs = K.A(("ksize", Attr.Ints(1, kh, kw, 1)), ("strides", Attr.Ints(1, sh, sw, 1)), ("padding", Attr.String(same ? "SAME" : "VALID")));
+                foreach (bool max in new[] { true, false })
+                {
+                    var r = K.Run1(max ? "MaxPool" : "AvgPool", attrs, K.F(x, n, h, w, c));
+                    K.Shape([n, oh, ow, c], r);
+                    K.Close(NaivePool(x, n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, max), r.As<float>(), 1e-5f);
+                }
+            }
+    }
+
+    [Fact]
+    public void MaxPoolPropagatesNaNInVectorAndTailChannels()
+    {
+        int c = 10; // 8 vector lanes + 2 tail channels
+        var x = K.Random(4 * 4 * c, 3);
+        x[(1 * 4 + 1) * c + 2] = float.NaN; // vector lane, window (0,0)
+        x[(0 * 4 + 0) * c + 9] = float.NaN; // tail channel, first element of window (0,0)
+        var r = K.Run1("MaxPool", P("VALID", 2, 2), K.F(x, 1, 4, 4, c)).As<float>();
+        K.Close(NaivePool(x, 1, 4, 4, c, 2, 2, 2, 2, 2, 2, 0, 0, true), r);
+        Assert.True(float.IsNaN(r[2]) && float.IsNaN(r[9]) && !float.IsNaN(r[c + 2]));
+    }
 }

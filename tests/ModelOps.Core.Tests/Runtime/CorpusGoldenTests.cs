@@ -43,6 +43,19 @@ public class CorpusGoldenTests
         var graph = ModelReader.ReadGraphDef(Path.Combine(dir!, "model.pb"));
         using var session = new GraphSession(graph, outputs.Select(o => o.Name).ToList());
         var results = session.Run(inputs);
+        var firstCopies = results.ToDictionary(kv => kv.Key, kv => new Tensor(kv.Value.DType, kv.Value.Shape, (Array)kv.Value.Data.Clone()));
+        var inputCopies = inputs.ToDictionary(kv => kv.Key, kv => new Tensor(kv.Value.DType, kv.Value.Shape, (Array)kv.Value.Data.Clone()));
+        // A second run reuses the plan's buffers: it must give the same bits, leave the first run's
+        // results untouched (they belong to the caller) and never write the feeds.
+        var again = session.Run(inputs);
+        foreach (var (name, first) in firstCopies)
+        {
+            Assert.True(again[name].ContentEquals(first), $"{model} {name}: the second run differs from the first");
+            Assert.True(results[name].ContentEquals(first), $"{model} {name}: the second run overwrote the first run's result");
+            Assert.False(ReferenceEquals(again[name].Data, results[name].Data), $"{model} {name}: two runs returned the same array");
+        }
+        foreach (var (name, copy) in inputCopies)
+            Assert.True(inputs[name].ContentEquals(copy), $"{model}: the run wrote the feed '{name}'");
 
         var failures = new List<string>();
         foreach (var (name, golden) in outputs)

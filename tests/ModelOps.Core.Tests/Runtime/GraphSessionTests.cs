@@ -337,3 +337,44 @@ public class GraphSessionTests
         Assert.Contains("'bad'", ex.Message);
     }
 }
+
+public class GraphSessionFusionTests
+{
+    private static Dictionary<string, Tensor> Input(int batch) => new() { ["input"] = ModelOps.Core.Samples.SampleModels.CnnInput(batch) };
+
+    [Fact]
+    public void Fuses_contractions_at_plan_time_with_identical_results()
+    {
+        var graph = ModelOps.Core.Samples.SampleModels.FrozenCnn();
+        var fusedProfile = new OpProfile();
+        var plainProfile = new OpProfile();
+        using var fused = new GraphSession(graph, null, new ModelOps.Core.Ops.EngineOptions { IntraOpThreads = 1, Profile = fusedProfile });
+        using var plain = new GraphSession(graph, null, new ModelOps.Core.Ops.EngineOptions { IntraOpThreads = 1, Profile = plainProfile, FuseContractions = false });
+        var a = fused.Run(Input(3))["probabilities"].As<float>();
+        var b = plain.Run(Input(3))["probabilities"].As<float>();
+        Assert.Equal(b, a); // bit for bit: the fused kernel does the same arithmetic
+        var fusedOps = fusedProfile.Entries.Select(e => e.Op).ToHashSet();
+        Assert.Contains("_FusedConv2D", fusedOps);
+        Assert.Contains("_FusedMatMul", fusedOps);
+        Assert.DoesNotContain("BiasAdd", fusedOps);
+        Assert.DoesNotContain("Relu", fusedOps);
+        Assert.Contains("BiasAdd", plainProfile.Entries.Select(e => e.Op));
+        // The session still shows the graph as given, and its inputs and outputs by their names.
+        Assert.Contains(fused.Graph.Node, n => n.Op == "BiasAdd");
+        Assert.Equal("input", Assert.Single(fused.Inputs).Name);
+    }
+
+    [Fact]
+    public void A_fetch_of_a_node_folded_away_runs_the_graph_as_given()
+    {
+        var graph = ModelOps.Core.Samples.SampleModels.FrozenCnn();
+        using var fused = new GraphSession(graph, null, new ModelOps.Core.Ops.EngineOptions { IntraOpThreads = 1 });
+        using var plain = new GraphSession(graph, null, new ModelOps.Core.Ops.EngineOptions { IntraOpThreads = 1, FuseContractions = false });
+        string[] fetches = ["conv/BiasAdd", "conv/Relu:0", "probabilities"];
+        var a = fused.Run(Input(2), fetches);
+        var b = plain.Run(Input(2), fetches);
+        foreach (var f in fetches) Assert.Equal(b[f].As<float>(), a[f].As<float>());
+        // The fused node keeps the name of the pattern's last node: fetching it alone stays on the fused plan.
+        Assert.Equal(plain.Run(Input(2), ["conv/Relu"])["conv/Relu"].As<float>(), fused.Run(Input(2), ["conv/Relu"])["conv/Relu"].As<float>());
+    }
+}

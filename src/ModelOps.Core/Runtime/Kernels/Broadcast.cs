@@ -31,6 +31,28 @@ public sealed class Broadcast
         long rows = 1;
         foreach (int d in outer) rows *= d;
         Rows = inner == 0 ? 0 : rows;
+        ARowMajor = IsRowMajor(outer, aStr, inner);
+        BRowMajor = IsRowMajor(outer, bStr, inner);
+        ARepeats = aStr.All(s => s == 0);
+        BRepeats = bStr.All(s => s == 0);
+    }
+
+    /// <summary>Row r of a starts at r·Inner (a is laid out like the output).</summary>
+    public bool ARowMajor { get; }
+    public bool BRowMajor { get; }
+    /// <summary>Every row of a starts at offset 0 (a is one row repeated, e.g. a per-channel vector).</summary>
+    public bool ARepeats { get; }
+    public bool BRepeats { get; }
+
+    private static bool IsRowMajor(int[] outer, long[] strides, int inner)
+    {
+        long s = inner;
+        for (int i = outer.Length - 1; i >= 0; i--)
+        {
+            if (strides[i] != s) return false;
+            s *= outer[i];
+        }
+        return true;
     }
 
     /// <summary>The broadcast result shape, or null when the shapes are incompatible.</summary>

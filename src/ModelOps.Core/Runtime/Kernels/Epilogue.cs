@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace ModelOps.Core.Runtime.Kernels;
@@ -23,6 +24,12 @@ public sealed class Epilogue
     public void Apply(float[] c, int cOff, int row0, int row1, int cols)
     {
         if (IsEmpty) return;
+        if (Kernels.Activation.IsPiecewiseLinear(Activation))
+        {
+            for (int r = row0; r < row1; r++)
+                FusedRow(c.AsSpan(cOff + r * cols, cols), Residual is null ? default : Residual.AsSpan(cOff + r * cols, cols));
+            return;
+        }
         for (int r = row0; r < row1; r++)
         {
             var row = c.AsSpan(cOff + r * cols, cols);
@@ -30,6 +37,43 @@ public sealed class Epilogue
             if (Shift is not null) TensorPrimitives.Add(row, Shift, row);
             if (Residual is not null) TensorPrimitives.Add(row, Residual.AsSpan(cOff + r * cols, cols), row);
             Kernels.Activation.Apply(Activation, row, LeakyAlpha);
+        }
+    }
+
+    /// <summary>row = act(row·Scale + Shift + residual) in one vectorized pass (piecewise-linear activations).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void FusedRow(Span<float> row, ReadOnlySpan<float> residual)
+    {
+        int n = row.Length, i = 0;
+        var act = Activation;
+        float alpha = LeakyAlpha;
+        bool hasScale = Scale is not null, hasShift = Shift is not null, hasRes = Residual is not null;
+        if ((hasScale && Scale!.Length < n) || (hasShift && Shift!.Length < n)) throw new ArgumentException("Epilogue vectors are shorter than the row.");
+        fixed (float* pr = row)
+        fixed (float* pres = residual)
+        fixed (float* psc = Scale)
+        fixed (float* psh = Shift)
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var va = Vector256.Create(alpha);
+                for (; i <= n - 8; i += 8)
+                {
+                    var v = Vector256.Load(pr + i);
+                    if (hasScale) v *= Vector256.Load(psc + i);
+                    if (hasShift) v += Vector256.Load(psh + i);
+                    if (hasRes) v += Vector256.Load(pres + i);
+                    Kernels.Activation.Vec(act, v, va).Store(pr + i);
+                }
+            }
+            for (; i < n; i++)
+            {
+                float v = pr[i];
+                if (hasScale) v *= psc[i];
+                if (hasShift) v += psh[i];
+                if (hasRes) v += pres[i];
+                pr[i] = Kernels.Activation.Scalar(act, v, alpha);
+            }
         }
     }
 
@@ -44,39 +88,17 @@ public sealed class Epilogue
 /// <summary>Generic permutation of a dense row-major array (the engine's Transpose op lives elsewhere).</summary>
 public static class Permute
 {
-    public static T[] Run<T>(T[] src, int[] shape, int[] perm)
+    public static T[] Run<T>(T[] src, int[] shape, int[] perm) where T : unmanaged
     {
         int rank = shape.Length;
         var outShape = new int[rank];
         for (int i = 0; i < rank; i++) outShape[i] = shape[perm[i]];
-        var dst = new T[src.Length];
-        if (src.Length == 0) return dst;
-        bool identity = true;
-        for (int i = 0; i < rank; i++) identity &= perm[i] == i;
-        if (identity) { Array.Copy(src, dst, src.Length); return dst; }
         var inStrides = new long[rank];
         long s = 1;
         for (int i = rank - 1; i >= 0; i--) { inStrides[i] = s; s *= shape[i]; }
-        var st = new long[rank];
-        for (int i = 0; i < rank; i++) st[i] = inStrides[perm[i]];
-        // odometer over the output, innermost dim unrolled
-        int inner = outShape[rank - 1];
-        long innerStride = st[rank - 1];
-        var idx = new int[rank];
-        long srcOff = 0;
-        for (long o = 0; o < dst.Length; o += inner)
-        {
-            for (int j = 0; j < inner; j++) dst[o + j] = src[srcOff + j * innerStride];
-            for (int d = rank - 2; d >= 0; d--)
-            {
-                idx[d]++;
-                srcOff += st[d];
-                if (idx[d] < outShape[d]) break;
-                srcOff -= st[d] * outShape[d];
-                idx[d] = 0;
-            }
-        }
-        return dst;
+        var step = new long[rank];
+        for (int i = 0; i < rank; i++) step[i] = inStrides[perm[i]];
+        return Ops.DataMovement.CopyStrided(src, outShape, 0, step);
     }
 
     public static int[] Shape(int[] shape, int[] perm) => perm.Select(p => shape[p]).ToArray();

@@ -17,6 +17,9 @@ public static unsafe class Gemm
     private const int MC = MR * 24;
     private const int NCBlocks = 32; // NC = NR * NCBlocks
 
+    /// <summary>Panel width for a product with n columns: 16 for narrow products (n ≤ 16) so a 32-wide tile wastes nothing.</summary>
+    private static int PanelWidth(int n) => n <= 16 ? 16 : NR;
+
     [ThreadStatic] private static float[]? t_packA;
     [ThreadStatic] private static float[]? t_packB;
 
@@ -26,7 +29,38 @@ public static unsafe class Gemm
     /// </summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k,
         float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
-        bool accumulate = false, int threads = 1)
+        bool accumulate = false, int threads = 1) =>
+        Run(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, null, c, cOff, ldc, accumulate, threads);
+
+    /// <summary>
+    /// C[m×n] = op(A)[m×k] · B, with B packed once by <see cref="PackB"/> (constant weights): the runs skip
+    /// B's packing. Same threading and accumulation rules as <see cref="Sgemm"/>.
+    /// </summary>
+    public static void SgemmPacked(bool transA, int m, float[] a, int aOff, int lda, PackedB b, float[] c, int cOff, int ldc,
+        bool accumulate = false, int threads = 1) =>
+        Run(transA, false, m, b.N, b.K, a, aOff, lda, b.Data, 0, b.N, b, c, cOff, ldc, accumulate, threads);
+
+    /// <summary>Packs op(B) [k×n] into the micro-kernel's panels: for each KC block of rows, NR-column panels (zero-padded).</summary>
+    public static PackedB PackB(bool transB, int k, int n, float[] b, int bOff, int ldb)
+    {
+        int nr = PanelWidth(n);
+        int npad = (n + nr - 1) / nr * nr;
+        var data = new float[Math.Max(1, (long)k * npad)];
+        fixed (float* pb = b)
+        fixed (float* pd = data)
+        {
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                PackB(transB, pb + bOff, ldb, pc, 0, kc, n, pd + (long)pc * npad, nr);
+            }
+        }
+        return new PackedB(k, n, npad, nr, data);
+    }
+
+    private static void Run(bool transA, bool transB, int m, int n, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, float[] c, int cOff, int ldc,
+        bool accumulate, int threads)
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -36,7 +70,7 @@ public static unsafe class Gemm
         }
         long flops = 2L * m * n * k;
         int maxThreads = (int)Math.Max(1, Math.Min(threads, flops / 400_000));
-        if (m <= 4)
+        if (m <= 4 && packed is null)
         {
             // Row-vector products: stream B once per row, no packing; split the columns over threads.
             int parts = Math.Min(maxThreads, Math.Max(1, n / 64));
@@ -51,7 +85,8 @@ public static unsafe class Gemm
             return;
         }
         int rowBlocks = (m + MR - 1) / MR;
-        int colBlocks = (n + NR - 1) / NR;
+        int nr = packed?.Nr ?? PanelWidth(n);
+        int colBlocks = (n + nr - 1) / nr;
         bool splitRows = rowBlocks >= maxThreads * 2 || rowBlocks >= colBlocks;
         int units = splitRows ? rowBlocks : colBlocks;
         int chunks = Math.Min(maxThreads, units);
@@ -64,13 +99,13 @@ public static unsafe class Gemm
                 {
                     int i0 = u0 * MR, i1 = Math.Min(m, u1 * MR);
                     int aShift = transA ? i0 : i0 * lda;
-                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, c, cOff + i0 * ldc, ldc, accumulate);
+                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, packed, 0, c, cOff + i0 * ldc, ldc, accumulate, nr);
                 }
                 else
                 {
-                    int j0 = u0 * NR, j1 = Math.Min(n, u1 * NR);
-                    int bShift = transB ? j0 * ldb : j0;
-                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, c, cOff + j0, ldc, accumulate);
+                    int j0 = u0 * nr, j1 = Math.Min(n, u1 * nr);
+                    int bShift = packed is not null ? 0 : transB ? j0 * ldb : j0;
+                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, packed, j0, c, cOff + j0, ldc, accumulate, nr);
                 }
             }
         }, 1);
@@ -125,15 +160,14 @@ public static unsafe class Gemm
     /// <summary>Single-threaded blocked GEMM on one slice.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SgemmST(bool transA, bool transB, int m, int n, int k,
-        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, int packedCol0, float[] c, int cOff, int ldc, bool accumulate, int nr)
     {
-        int nr = NR;
         int nc = nr * NCBlocks;
         int packASize = MC * KC;
         int packBSize = nc * KC;
         var packA = t_packA ??= GC.AllocateUninitializedArray<float>(packASize, pinned: true);
         var packB = t_packB;
-        if (packB is null || packB.Length < packBSize) packB = t_packB = GC.AllocateUninitializedArray<float>(packBSize, pinned: true);
+        if (packed is null && (packB is null || packB.Length < packBSize)) packB = t_packB = GC.AllocateUninitializedArray<float>(packBSize, pinned: true);
         Span<float> tile = stackalloc float[MR * 32];
         fixed (float* pa0 = a)
         fixed (float* pb0 = b)
@@ -149,7 +183,9 @@ public static unsafe class Gemm
                 for (int pc = 0; pc < k; pc += KC)
                 {
                     int kc = Math.Min(KC, k - pc);
-                    PackB(transB, B, ldb, pc, jc, kc, ncb, pB, nr);
+                    float* bPanels = pB;
+                    if (packed is null) PackB(transB, B, ldb, pc, jc, kc, ncb, pB, nr);
+                    else bPanels = B + (long)pc * packed.NPad + (long)(packedCol0 + jc) * kc;
                     bool acc = accumulate || pc > 0;
                     for (int ic = 0; ic < m; ic += MC)
                     {
@@ -158,7 +194,7 @@ public static unsafe class Gemm
                         for (int jr = 0; jr < ncb; jr += nr)
                         {
                             int nrb = Math.Min(nr, ncb - jr);
-                            float* bp = pB + (long)jr * kc;
+                            float* bp = bPanels + (long)jr * kc;
                             for (int ir = 0; ir < mcb; ir += MR)
                             {
                                 int mrb = Math.Min(MR, mcb - ir);
@@ -166,11 +202,11 @@ public static unsafe class Gemm
                                 float* cp = C + (long)(ic + ir) * ldc + jc + jr;
                                 if (mrb == MR && nrb == nr)
                                 {
-                                    Micro(kc, ap, bp, cp, ldc, acc);
+                                    Micro(kc, ap, bp, cp, ldc, acc, nr);
                                 }
                                 else
                                 {
-                                    Micro(kc, ap, bp, pT, nr, false);
+                                    Micro(kc, ap, bp, pT, nr, false, nr);
                                     for (int r = 0; r < mrb; r++)
                                     {
                                         float* crow = cp + (long)r * ldc;
@@ -259,9 +295,9 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool acc)
+    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool acc, int nr)
     {
-        if (NR == 32) Micro6x32(kc, a, b, c, ldc, acc);
+        if (nr == 32) Micro6x32(kc, a, b, c, ldc, acc);
         else Micro6x16(kc, a, b, c, ldc, acc);
     }
 
@@ -381,4 +417,25 @@ public static unsafe class Gemm
             }
         });
     }
+}
+
+/// <summary>A constant B matrix [K×N] in <see cref="Gemm"/>'s panel layout (see <see cref="Gemm.PackB"/>).</summary>
+public sealed class PackedB
+{
+    internal PackedB(int k, int n, int npad, int nr, float[] data)
+    {
+        K = k;
+        N = n;
+        NPad = npad;
+        Nr = nr;
+        Data = data;
+    }
+
+    public int K { get; }
+    public int N { get; }
+    /// <summary>N rounded up to the micro-kernel's panel width.</summary>
+    public int NPad { get; }
+    /// <summary>The panel width the data was packed with.</summary>
+    internal int Nr { get; }
+    internal float[] Data { get; }
 }

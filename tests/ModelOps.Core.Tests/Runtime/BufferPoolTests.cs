@@ -1,0 +1,239 @@
+using System.Text.Json;
+using ModelOps.Core.Formats;
+using ModelOps.Core.Formats.Npy;
+using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime;
+using ModelOps.Core.Tensors;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Runtime;
+
+/// <summary>The plan's buffer pool: reuse, aliasing (Reshape/Identity share arrays), in-place ops, and what must never be recycled.</summary>
+public class BufferPoolTests
+{
+    private const int N = 512; // 2 KB of floats: above the pooling threshold
+
+    private static Dictionary<string, Tensor> Feed(string name, Tensor t) => new() { [name] = t };
+
+    private static float[] Ramp(int n, float scale = 1f, float offset = 0f) =>
+        Enumerable.Range(0, n).Select(i => (i - n / 2) * scale + offset).ToArray();
+
+    private static float Sq(float v) => v * v;
+
+    private static NodeDef ShapeConst(GraphBuilder b, string name, params int[] shape) => b.Const(name, Tensor.Create(shape, shape.Length));
+
+    [Fact]
+    public void Pool_recycles_an_array_once_no_slot_holds_it()
+    {
+        var pool = new BufferPool();
+        var a = pool.Rent<float>(N, clear: true);
+        Assert.True(pool.IsRented(a));
+        pool.AddRef(a); // a slot
+        pool.AddRef(a); // a Reshape of it in another slot
+        pool.Release(a);
+        Assert.Equal(1, pool.RefCount(a));
+        Assert.NotSame(a, pool.Rent<float>(N, clear: false)); // still held: never handed out again
+        pool.Release(a);
+        Assert.Equal(0, pool.RefCount(a));
+        Assert.Same(a, pool.Rent<float>(N, clear: false));
+        // Other lengths and element types do not share arrays.
+        Assert.NotSame(a, pool.Rent<float>(N + 1, clear: false));
+        Assert.IsType<int[]>(pool.Rent<int>(N, clear: false));
+    }
+
+    [Fact]
+    public void Pool_clears_reused_arrays_on_request_and_ignores_foreign_arrays()
+    {
+        var pool = new BufferPool();
+        var a = pool.Rent<float>(N, clear: false);
+        Array.Fill(a, 7f);
+        pool.AddRef(a);
+        pool.Release(a);
+        var b = pool.Rent<float>(N, clear: true);
+        Assert.Same(a, b);
+        Assert.All(b, v => Assert.Equal(0f, v));
+
+        var foreign = new float[N];
+        pool.AddRef(foreign);
+        pool.Release(foreign);
+        Assert.NotSame(foreign, pool.Rent<float>(N, clear: false));
+        Assert.False(pool.IsRented(foreign));
+
+        // Small arrays are plain allocations, not tracked.
+        var small = pool.Rent<float>(4, clear: false);
+        Assert.False(pool.IsRented(small));
+    }
+
+    [Fact]
+    public void Arrays_still_rented_when_a_run_ends_leave_the_pool()
+    {
+        var pool = new BufferPool();
+        var result = pool.Rent<float>(N, clear: false);
+        pool.AddRef(result); // a fetched output's slot, never released
+        var scratch = pool.Rent<float>(N, clear: false);
+        pool.ReturnScratch(scratch);
+        pool.EndRun();
+        Assert.False(pool.IsRented(result));
+        Assert.Equal(0, pool.RefCount(result));
+        var next = pool.Rent<float>(N, clear: false);
+        Assert.Same(scratch, next);
+        Assert.NotSame(result, pool.Rent<float>(N, clear: false));
+    }
+
+    [Fact]
+    public void Pool_drops_free_arrays_beyond_its_retain_limit()
+    {
+        var pool = new BufferPool { RetainLimitBytes = 3000 };
+        var a = pool.Rent<float>(N, clear: false);
+        var b = pool.Rent<float>(N, clear: false);
+        pool.AddRef(a); pool.AddRef(b);
+        pool.Release(a); pool.Release(b);
+        Assert.Equal(2L * N * 4, pool.FreeBytes);
+        pool.EndRun();
+        Assert.Equal(N * 4L, pool.FreeBytes);
+    }
+
+    /// <summary>
+    /// a = Relu(x); r = Reshape(a) shares a's array and is read last. After a's own last reader ran,
+    /// its array must stay untouched until r is done, though later nodes allocate arrays of that size.
+    /// </summary>
+    [Fact]
+    public void A_reshape_keeps_its_source_array_alive_until_its_own_last_use()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        b.Op("a", "Relu", DataType.DtFloat, "a_in");
+        b.Op("a_in", "Neg", DataType.DtFloat, "x");
+        ShapeConst(b, "s2", 16, 32);
+        ShapeConst(b, "s1", N);
+        b.Op("r", "Reshape", DataType.DtFloat, "a", "s2");
+        b.Op("n", "Neg", DataType.DtFloat, "a");        // a's last direct reader
+        b.Op("c", "Add", DataType.DtFloat, "n", "n");   // same array twice: never in place, allocates
+        b.Op("d", "Mul", DataType.DtFloat, "c", "c");   // allocates again
+        b.Op("rf", "Reshape", DataType.DtFloat, "r", "s1");
+        b.Op("out", "AddV2", DataType.DtFloat, "rf", "d");
+        using var s = TestGraphs.Session(b, "out");
+        var xs = Ramp(N, 0.01f);
+        var x = Tensor.Create((float[])xs.Clone(), N);
+        var expected = xs.Select(v => { float a = Math.Max(-v, 0); float c = -a + -a; return a + c * c; }).ToArray();
+        for (int run = 0; run < 3; run++)
+        {
+            var got = s.Run(Feed("x", x))["out"];
+            Assert.Equal(expected, got.As<float>());
+        }
+        Assert.Equal(xs, x.As<float>()); // the feed is never written
+    }
+
+    [Fact]
+    public void Element_wise_chains_run_in_place_and_results_stay_valid_across_runs()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        b.Op("a", "Neg", DataType.DtFloat, "x");     // the feed is not written: allocates
+        b.Op("r", "Relu", DataType.DtFloat, "a");    // in place over a
+        b.Op("e", "Square", DataType.DtFloat, "r");  // in place
+        b.Const("k", Tensor.Scalar(2f));
+        b.Op("out", "Mul", DataType.DtFloat, "e", "k"); // in place, the constant untouched
+        using var s = TestGraphs.Session(b, "out");
+        var pool = s.DefaultPool;
+
+        var x1 = Ramp(N, 0.01f);
+        var first = s.Run(Feed("x", Tensor.Create((float[])x1.Clone(), N)))["out"];
+        var expected1 = x1.Select(v => Sq(Math.Max(-v, 0)) * 2f).ToArray();
+        Assert.Equal(expected1, first.As<float>());
+        Assert.Equal(1, pool.Allocated); // one array for the whole chain
+
+        var x2 = Ramp(N, 0.02f, 1f);
+        var second = s.Run(Feed("x", Tensor.Create(x2, N)))["out"];
+        Assert.Equal(x2.Select(v => Sq(Math.Max(-v, 0)) * 2f).ToArray(), second.As<float>());
+        Assert.NotSame(first.Data, second.Data);
+        Assert.Equal(expected1, first.As<float>()); // the first result was not overwritten
+        var third = s.Run(Feed("x", Tensor.Create(x1, N)))["out"];
+        Assert.True(third.ContentEquals(first));
+    }
+
+    [Fact]
+    public void Fetched_intermediates_and_their_aliases_are_never_recycled()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        ShapeConst(b, "s2", 2, N / 2);
+        b.Op("a", "Neg", DataType.DtFloat, "x");
+        b.Op("view", "Reshape", DataType.DtFloat, "a", "s2"); // fetched alias of a
+        b.Op("ident", "Identity", DataType.DtFloat, "a");
+        b.Op("sq", "Square", DataType.DtFloat, "ident");      // ident's last use, but a is fetched too
+        b.Op("out", "Relu", DataType.DtFloat, "sq");
+        using var s = TestGraphs.Session(b, "out", "view");
+        var xs = Ramp(N, 0.5f);
+        var r1 = s.Run(Feed("x", Tensor.Create((float[])xs.Clone(), N)));
+        var view1 = r1["view"].As<float>().ToArray();
+        Assert.Equal(xs.Select(v => -v).ToArray(), view1);
+        Assert.Equal(xs.Select(v => v * v).ToArray(), r1["out"].As<float>());
+        var r2 = s.Run(Feed("x", Tensor.Create(xs.Select(v => v + 3).ToArray(), N)));
+        Assert.Equal(view1, r1["view"].As<float>());
+        Assert.Equal(xs.Select(v => -(v + 3)).ToArray(), r2["view"].As<float>());
+    }
+
+    [Fact]
+    public void Constants_are_never_written_by_in_place_ops()
+    {
+        var b = new GraphBuilder();
+        var c = Ramp(N, 1f);
+        b.Const("c", Tensor.Create((float[])c.Clone(), N));
+        b.Op("r", "Relu", DataType.DtFloat, "c");
+        b.Op("out", "Neg", DataType.DtFloat, "r");
+        using var s = TestGraphs.Session(b, "out");
+        var expected = c.Select(v => -Math.Max(v, 0)).ToArray();
+        for (int run = 0; run < 3; run++) Assert.Equal(expected, s.Run(new Dictionary<string, Tensor>())["out"].As<float>());
+    }
+
+    [Fact]
+    public void A_bounded_pool_gives_the_same_results_as_no_pool()
+    {
+        // Ten same-sized intermediates, each read once: with a tight bound most arrays are dropped and reallocated.
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        string prev = "x";
+        for (int i = 0; i < 10; i++)
+        {
+            b.Op($"n{i}", "Neg", DataType.DtFloat, prev);
+            b.Op($"s{i}", "AddV2", DataType.DtFloat, $"n{i}", prev); // prev stays alive until here
+            prev = $"s{i}";
+        }
+        var x = Tensor.Create(Ramp(N, 0.25f), N);
+        Tensor RunWith(double hold)
+        {
+            using var s = new GraphSession(b.Graph, new[] { prev }, new EngineOptions { PoolHoldFactor = hold, IntraOpThreads = 1 }, TestGraphs.Registry);
+            Tensor last = null!;
+            for (int run = 0; run < 3; run++) last = s.Run(Feed("x", x))[prev];
+            return last;
+        }
+        var reference = RunWith(0);
+        Assert.True(RunWith(1.0).ContentEquals(reference));
+        Assert.True(RunWith(2.0).ContentEquals(reference));
+        Assert.True(RunWith(double.PositiveInfinity).ContentEquals(reference));
+    }
+
+    [SkippableFact]
+    public void Pooled_and_unpooled_sessions_agree_bit_for_bit_on_a_corpus_model()
+    {
+        string? dir = Corpus.Path("tfjs-human", "selfie");
+        Skip.If(dir is null || !Directory.Exists(dir), "The corpus is not available: set MODELOPS_CORPUS or put it at ../shared/corpus.");
+        using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir!, "meta.json")));
+        var inputs = meta.RootElement.GetProperty("inputs").EnumerateArray()
+            .ToDictionary(i => i.GetProperty("name").GetString()!, i => NpyFile.Read(Path.Combine(dir!, i.GetProperty("file").GetString()!)));
+        var outputs = meta.RootElement.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()!).ToList();
+        var graph = ModelReader.ReadGraphDef(Path.Combine(dir!, "model.pb"));
+        using var plain = new GraphSession(graph, outputs, new EngineOptions { PoolHoldFactor = 0 });
+        using var pooled = new GraphSession(graph, outputs, new EngineOptions { PoolHoldFactor = 1.0 });
+        var expected = plain.Run(inputs);
+        for (int run = 0; run < 3; run++)
+        {
+            var got = pooled.Run(inputs);
+            foreach (var name in outputs) Assert.True(got[name].ContentEquals(expected[name]), $"run {run}: {name} differs");
+        }
+        Assert.True(pooled.DefaultPool.Reused > 0);
+    }
+}
