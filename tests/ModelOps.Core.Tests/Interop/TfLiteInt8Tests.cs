@@ -31,8 +31,12 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
     public static TheoryData<string, string> Cases()
     {
         var d = new TheoryData<string, string>();
-        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness", "meet", "selfie", "nanodet" })
+        foreach (var m in new[] { "sample", "age", "emotion", "antispoof", "liveness", "meet", "selfie", "nanodet", "mobileface", "blazeface-front", "facemesh-detection-short" })
             foreach (var r in new[] { TfLiteRuntimes.C22, TfLiteRuntimes.Wasm }) d.Add(m, r);
+        // gender: TFLite 2.2 equals our interpreter exactly, but the WASM build's XNNPACK kernels round 6 of its 8
+        // calibration output values one step differently, which on so few, small outputs costs 6 dB of SNR
+        // (36.1 dB against the reported 42.2): the report holds for TFLite's reference kernels, not for XNNPACK's.
+        d.Add("gender", TfLiteRuntimes.C22);
         return d;
     }
 
