@@ -37,6 +37,9 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         // calibration output values one step differently, which on so few, small outputs costs 6 dB of SNR
         // (36.1 dB against the reported 42.2): the report holds for TFLite's reference kernels, not for XNNPACK's.
         d.Add("gender", TfLiteRuntimes.C22);
+        // tf2onnx's frozen benchmark graphs (MatMul/Relu stacks), calibrated on its ramp input.
+        foreach (var m in new[] { "benchtf/fc-layers", "benchtf/ae0" })
+            foreach (var r in new[] { TfLiteRuntimes.C22, TfLiteRuntimes.Wasm }) d.Add(m, r);
         return d;
     }
 
@@ -181,7 +184,7 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         var report = TfLiteAccuracy.MeasureModel(graph, result, bound);
         Skip.If(runtime == TfLiteRuntimes.C22 && TfLiteOpVersions.Compare(result.MinRuntimeVersion, "2.2.0") > 0,
             $"The file needs TFLite {result.MinRuntimeVersion}.");
-        string path = Path.Combine(Path.GetTempPath(), $"modelops-int8-{model}-{Guid.NewGuid():N}.tflite");
+        string path = Path.Combine(Path.GetTempPath(), $"modelops-int8-{model.Replace('/', '-')}-{Guid.NewGuid():N}.tflite");
         File.WriteAllBytes(path, result.Model);
         try
         {
@@ -396,6 +399,15 @@ public sealed class TfLiteInt8Tests(ITestOutputHelper log)
         {
             graph = SampleModels.FrozenCnn();
             input = SampleModels.CnnInput();
+        }
+        else if (model.StartsWith("benchtf/", StringComparison.Ordinal))
+        {
+            Skip.IfNot(Corpus.Available, Corpus.Missing);
+            Skip.IfNot(File.Exists(Corpus.Path("tf", "frozen--tf2onnx-benchtf", model["benchtf/".Length..], "frozen.pb")), $"The corpus has no {model}.");
+            var (g, feeds, outs, _) = OnnxDifferentialTests.Load(model);
+            graph = g;
+            input = feeds.Values.Single();
+            outputs = outs;
         }
         else
         {
