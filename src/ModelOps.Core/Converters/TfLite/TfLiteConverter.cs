@@ -78,9 +78,14 @@ internal sealed class TfLiteConverterCore
             throw new ModelOpsException(TfLiteErrorIds.InvalidOutput, ErrorKind.InvalidArgument, "The graph has no outputs to convert. Name them with -Outputs.");
         foreach (var tn in outputs) if (!tg.Contains(tn.Node)) throw tg.NotFound(tn.Node);
         var needed = tg.AncestorsOf(outputs.Select(t => t.Node));
+        // Default inputs: the placeholders the outputs need. A PlaceholderWithDefault folds to its default (Keras'
+        // learning-phase flags), unless the outputs need no plain placeholder at all: then the defaulted ones are the
+        // model's inputs (TF2 signatures can take an input with a default), not constants that would leave nothing to feed.
         var inputNodes = Options.Inputs is { Count: > 0 } ins
             ? ins.Select(n => TensorName.Parse(n).Node).ToList()
             : tg.Nodes.Where((n, i) => needed.Contains(i) && n.Op is "Placeholder").Select(n => n.Name).ToList();
+        if (Options.Inputs is not { Count: > 0 } && inputNodes.Count == 0)
+            inputNodes = tg.Nodes.Where((n, i) => needed.Contains(i) && n.Op is "PlaceholderWithDefault").Select(n => n.Name).ToList();
         foreach (var n in inputNodes) if (!tg.Contains(n)) throw tg.NotFound(n);
         var inputSet = new HashSet<string>(inputNodes, StringComparer.Ordinal);
         InputNames = inputNodes;

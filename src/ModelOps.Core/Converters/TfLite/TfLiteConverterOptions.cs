@@ -32,7 +32,7 @@ public sealed class TfLiteConverterOptions
     public bool AllowCustomOps { get; init; }
     /// <summary>Write ops without a builtin lowering as Select TF ops ("Flex" + op; needs the Flex delegate).</summary>
     public bool SelectTfOps { get; init; }
-    /// <summary>Input tensor/node names; default: every Placeholder the outputs need.</summary>
+    /// <summary>Input tensor/node names; default: every Placeholder the outputs need (or, when they need none, every PlaceholderWithDefault they need).</summary>
     public IReadOnlyList<string>? Inputs { get; init; }
     /// <summary>Output tensor/node names; default: the graph's sinks.</summary>
     public IReadOnlyList<string>? Outputs { get; init; }
