@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Google.FlatBuffers;
+using ModelOps.Core.Runtime;
 using ModelOps.Core.Runtime.TfLite;
 using ModelOps.Core.Tensors;
 
@@ -58,16 +59,16 @@ public static class TfLiteBench
     /// <summary>Wall time per op type (kernel calls timed by the session), as a share of the run: where the time goes.</summary>
     private static void Profile(string path, Tensor input, int runs)
     {
-        using var s = TfLiteSession.Open(path, new TfLiteSessionOptions { ProfileOps = true });
+        var profile = new OpProfile();
+        using var s = TfLiteSession.Open(path, new TfLiteSessionOptions { Profile = profile });
         var feeds = new Dictionary<string, Tensor> { [s.Inputs[0].Name] = input };
         var warm = Stopwatch.StartNew();
         while (warm.ElapsedMilliseconds < 2000) s.Run(feeds);
-        var before = s.OpProfile.ToDictionary(kv => kv.Key, kv => kv.Value);
+        profile.Reset(); // only the timed runs
         for (int i = 0; i < runs; i++) s.Run(feeds);
-        var timed = s.OpProfile.ToDictionary(kv => kv.Key, kv => (Calls: kv.Value.Calls - before[kv.Key].Calls, Milliseconds: kv.Value.Milliseconds - before[kv.Key].Milliseconds));
-        double all = timed.Values.Sum(v => v.Milliseconds);
-        foreach (var (op, (calls, ms)) in timed.OrderByDescending(kv => kv.Value.Milliseconds))
-            Console.WriteLine($"  {"",-38}   {op,-22} {ms / runs,8:F2} ms/run  {100 * ms / all,5:F1}%  ({calls / runs} calls/run)");
+        double all = profile.TotalMs;
+        foreach (var e in profile.Entries)
+            Console.WriteLine($"  {"",-38}   {e.Op,-22} {e.TotalMs / runs,8:F2} ms/run  {100 * e.TotalMs / all,5:F1}%  ({e.Calls / runs} calls/run)");
     }
 
     private sealed record Timing(double Median, double Min, double Cpu, double Load);

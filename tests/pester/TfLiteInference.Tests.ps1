@@ -27,6 +27,14 @@ Describe 'Invoke-TfInference on .tflite' {
         ($out | Where-Object Name -EQ 'doubled').Data | Should -Be @(2, 2, 2, 2)
     }
 
+    It '-Measure -Repeat gives the kernel time per TFLite op' {
+        $summary = Invoke-TfInference -Model $script:float -Input @{ x = @(, @(1, 1, 1, 1)) } -Measure -Repeat 3
+        $summary.Runs | Should -Be 3
+        $summary.OpTimes.Count | Should -BeGreaterThan 0
+        foreach ($t in $summary.OpTimes) { $t.Calls % 3 | Should -Be 0 }   # the warm-up run is not counted
+        ($summary.OpTimes | Measure-Object -Property Share -Sum).Sum | Should -BeGreaterThan 0.99
+    }
+
     It 'binds inputs by signature name and picks outputs with -Output' {
         $out = Invoke-TfInference $script:float -Input @{ features = [float[]](1, 0, -1, 2) } -Output dense
         $out.Name | Should -Be 'dense'

@@ -44,8 +44,8 @@ public static class InferenceSessions
     /// quantized .tflite takes and returns real (float32) values: inputs are quantized with their scale and zero point,
     /// outputs dequantized. A graph has nothing to dequantize, so the switch is an error there.
     /// </summary>
-    /// <param name="profile">When given, the managed graph engine records per-op-type kernel times into it
-    /// (the other engines ignore it).</param>
+    /// <param name="profile">When given, the managed engines (graph and TFLite) record per-op-type kernel times into it
+    /// (ONNX Runtime ignores it).</param>
     public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
         InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null)
     {
@@ -62,7 +62,7 @@ public static class InferenceSessions
         }
         if (IsTfLite(path))
         {
-            var session = new TfLiteSession(TfLiteModelReader.Read(path), options: new TfLiteSessionOptions { DequantizeIO = dequantize });
+            var session = new TfLiteSession(TfLiteModelReader.Read(path), options: new TfLiteSessionOptions { DequantizeIO = dequantize, Profile = profile });
             if (outputs is { Count: > 0 }) session.CheckFetches(outputs);
             return session;
         }

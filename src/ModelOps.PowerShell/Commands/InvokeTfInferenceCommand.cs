@@ -22,7 +22,7 @@ namespace ModelOps.PowerShell.Commands;
 /// A .tflite runs on the managed TFLite interpreter; its inputs bind by tensor name, signature name or position,
 /// and -Dequantize feeds real values to a quantized model and returns real values.
 /// Emits one object per output (Name, DType, Shape, Data); with -Measure, one run summary instead (plan and run
-/// times, and on the managed graph engine the kernel time per op type). -Repeat runs each input set several times,
+/// times, and on the managed engines the kernel time per op type). -Repeat runs each input set several times,
 /// for steadier timings; the outputs are those of the last run.</para>
 /// </summary>
 /// <example>
@@ -98,7 +98,7 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
     [Parameter]
     public SwitchParameter Dequantize { get; set; }
 
-    /// <summary>Emit one run summary (plan and run times; per-op-type kernel times on the managed graph engine) instead of the outputs.</summary>
+    /// <summary>Emit one run summary (plan and run times; per-op-type kernel times on the managed engines) instead of the outputs.</summary>
     [Parameter]
     public SwitchParameter Measure { get; set; }
 

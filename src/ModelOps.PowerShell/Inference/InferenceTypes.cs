@@ -72,7 +72,7 @@ public sealed class TfRunSummary
         }
     }
 
-    /// <summary>Kernel time per op type over the timed runs, the most expensive first (managed graph engine only; empty otherwise).</summary>
+    /// <summary>Kernel time per op type over the timed runs, the most expensive first (the managed engines, graph and .tflite; empty on ONNX Runtime).</summary>
     public IReadOnlyList<TfOpTime> OpTimes { get; init; } = [];
 }
 

@@ -48,8 +48,9 @@ public sealed record TfLiteSessionOptions
     /// </summary>
     public bool QuantizeDividesInDouble { get; init; }
 
-    /// <summary>Time each kernel call and sum the times per op name into <see cref="TfLiteSession.OpProfile"/>.</summary>
-    public bool ProfileOps { get; init; }
+    /// <summary>When set, every kernel call is timed and added to this collector by op name (as the graph engine's
+    /// <see cref="Ops.EngineOptions.Profile"/>).</summary>
+    public OpProfile? Profile { get; init; }
 
     /// <summary>The choices that compute as TFLite 2.2 does.</summary>
     public static TfLiteSessionOptions TfLite22 { get; } = new() { FloatScaleProduct = true, FloatInt8ResizeBilinear = true, QuantizeDividesInDouble = true };
@@ -136,13 +137,6 @@ public sealed class TfLiteSession : IInferenceSession
     /// <summary>Kernel state per operator index (see <see cref="OpContext.Cached{T}"/>).</summary>
     internal object?[] OpStates { get; }
 
-    /// <summary>
-    /// With <see cref="TfLiteSessionOptions.ProfileOps"/>: per op name, the number of kernel calls and their total
-    /// wall time in milliseconds over all runs so far. Empty otherwise.
-    /// </summary>
-    public IReadOnlyDictionary<string, (int Calls, double Milliseconds)> OpProfile => _profile;
-
-    private readonly Dictionary<string, (int Calls, double Milliseconds)> _profile = new(StringComparer.Ordinal);
     public IReadOnlyList<TfLiteTensor> Inputs { get; }
     public IReadOnlyList<TfLiteTensor> Outputs { get; }
 
@@ -191,13 +185,11 @@ public sealed class TfLiteSession : IInferenceSession
             var ctx = new OpContext(Model, _graph, _graph.Operators[o], values, this);
             try
             {
-                if (Options.ProfileOps)
+                if (Options.Profile is { } profile)
                 {
                     long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     _kernels[o](ctx);
-                    double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                    _profile.TryGetValue(ctx.Code.Name, out var p);
-                    _profile[ctx.Code.Name] = (p.Calls + 1, p.Milliseconds + ms);
+                    profile.Add(ctx.Code.Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
                 }
                 else _kernels[o](ctx);
             }
