@@ -137,6 +137,60 @@ public static class EngineBench
         return $"{name,-26} {weights / 1e6,10:F2} {(a1 + a2) / 1e6,10:F2} {budget / 1e6,10:F2} {allocated / 1e6,12:F2} {pool / 1e6,8:F2} {live / 1e6,8:F2} {peak / 1e6,8:F2} {ws / 1e6,12:F2} {allocated / budget,12:F2} {peak / budget,11:F2} {off,11:F2} {on,9:F2} {on / off,6:F2}";
     }
 
+    /// <summary>
+    /// Buffer-pool bounds compared (env MODELOPS_POOL_AB: comma-separated hold factors, default "0,2,4,inf"): one
+    /// 1-thread session per factor, runs interleaved round-robin, median wall and process CPU ms per run,
+    /// GC bytes allocated per run and the pool's peak bytes. Filter by model name like the profile.
+    /// </summary>
+    public static int PoolCompare(string? filter, int rounds)
+    {
+        string? corpus = LocateCorpus();
+        if (corpus is null)
+        {
+            Console.WriteLine("Pool comparison skipped: the corpus is absent (set MODELOPS_CORPUS).");
+            return 0;
+        }
+        var factors = (Environment.GetEnvironmentVariable("MODELOPS_POOL_AB") is { Length: > 0 } v ? v : "0,2,4,inf").Split(',')
+            .Select(f => f == "inf" ? double.PositiveInfinity : double.Parse(f, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Console.WriteLine($"Buffer pool hold factors {string.Join(", ", factors)}: {rounds} interleaved rounds, 1 thread; median wall ms / CPU ms, MB allocated per run, pool peak MB (load {LoadAverage()}).");
+        foreach (var (name, graph, feeds, outputs) in Models(corpus))
+        {
+            if (filter is not null && !name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
+            var profiles = factors.Select(_ => new OpProfile()).ToArray();
+            var sessions = factors.Select((f, i) => new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, PoolHoldFactor = f, Profile = profiles[i] })).ToArray();
+            try
+            {
+                WarmUp(() => { foreach (var s in sessions) s.Run(feeds, outputs); });
+                var wall = factors.Select(_ => new double[rounds]).ToArray();
+                var cpu = factors.Select(_ => new double[rounds]).ToArray();
+                var alloc = new long[factors.Length];
+                for (int r = 0; r < rounds; r++)
+                    for (int i = 0; i < sessions.Length; i++)
+                    {
+                        long a0 = GC.GetTotalAllocatedBytes(false);
+                        double c0 = ProcessCpuMs();
+                        var sw = Stopwatch.StartNew();
+                        sessions[i].Run(feeds, outputs);
+                        wall[i][r] = sw.Elapsed.TotalMilliseconds;
+                        cpu[i][r] = ProcessCpuMs() - c0;
+                        alloc[i] += GC.GetTotalAllocatedBytes(false) - a0;
+                    }
+                var cells = factors.Select((f, i) =>
+                {
+                    Array.Sort(wall[i]);
+                    Array.Sort(cpu[i]);
+                    return $"{f,4}: {wall[i][rounds / 2],7:F2} {cpu[i][rounds / 2],7:F2} {alloc[i] / rounds / 1e6,6:F2} {profiles[i].PeakPoolBytes / 1e6,6:F2}";
+                });
+                Console.WriteLine($"{name,-26} {string.Join(" | ", cells)}");
+            }
+            finally
+            {
+                foreach (var s in sessions) s.Dispose();
+            }
+        }
+        return 0;
+    }
+
     /// <summary>Median CPU ms per run at 1 thread without and with the buffer pool, the two sessions' runs interleaved.</summary>
     private static (double Off, double On) PoolAB(ModelOps.Core.Protos.GraphDef graph, Dictionary<string, Tensor> feeds, List<string> outputs, int runs)
     {
@@ -188,7 +242,7 @@ public static class EngineBench
             using var managed = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1, Profile = profile, PoolHoldFactor = PoolHold });
             WarmUp(() => managed.Run(feeds, outputs));
             profile.Reset();
-            const int runs = 5;
+            int runs = int.TryParse(Environment.GetEnvironmentVariable("PROFILE_RUNS"), out int pr) && pr > 0 ? pr : 5;
             int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
             long alloc = GC.GetTotalAllocatedBytes(true);
             var sw = Stopwatch.StartNew();

@@ -21,6 +21,8 @@ public static class Program
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
+        if (args.Contains("pool")) return EngineBench.PoolCompare(args.SkipWhile(a => a != "pool").Skip(1).FirstOrDefault(a => !a.StartsWith("--")), quick ? 9 : 31);
+        if (args.Contains("gemm")) return ModelGemmShapes(quick ? 5 : 21);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();
         foreach (int size in quick ? new[] { 256 } : new[] { 512, 1024 })
@@ -63,6 +65,31 @@ public static class Program
         double ms = Median(runs, () => Gemm.Sgemm(false, false, n, n, n, a, 0, n, b, 0, n, c, 0, n, false, threads));
         double gflops = 2.0 * n * n * n / (ms * 1e6);
         Console.WriteLine($"SGEMM {n}x{n}x{n}  threads={threads,-2}  {ms,9:F2} ms  {gflops,7:F1} GFLOP/s");
+    }
+
+    /// <summary>
+    /// GEMM shapes the corpus models' convolutions produce (rows = output pixels, k = KH·KW·Cin, n = Cout),
+    /// B packed once as for a constant filter, 1 thread: GFLOP/s of each.
+    /// </summary>
+    private static int ModelGemmShapes(int runs)
+    {
+        Console.WriteLine($"GEMM on model shapes, B packed, 1 thread (AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, tile {Gemm.MR}x{Gemm.NR})");
+        foreach (var (m, k, n, what) in new[]
+        {
+            (4096, 24, 24, "blazeface 1x1 64x64x24->24"), (4096, 24, 28, "blazeface 1x1 ->28"), (4096, 75, 24, "blazeface 5x5x3 im2col"),
+            (1024, 32, 36, "1x1 32x32x32->36"), (256, 88, 96, "1x1 16x16x88->96"), (64, 96, 96, "1x1 8x8x96->96"),
+            (961, 288, 32, "age 3x3x32->32"), (3136, 144, 24, "3x3x16->24"), (12544, 16, 96, "1x1 112x112x16->96"),
+            (784, 576, 64, "3x3x64->64"), (512, 512, 512, "square 512"),
+        })
+        {
+            var a = Random(m * k, 1);
+            var packed = Gemm.PackB(false, k, n, Random(k * n, 2), 0, n);
+            var c = new float[m * n];
+            int reps = Math.Max(1, (int)(2e7 / (2.0 * m * n * k)));
+            double ms = Median(runs, () => { for (int r = 0; r < reps; r++) Gemm.SgemmPacked(false, m, a, 0, k, packed, c, 0, n); }) / reps;
+            Console.WriteLine($"  {what,-28} [{m}x{k}]x[{k}x{n}]  {ms * 1000,9:F1} us  {2.0 * m * n * k / (ms * 1e6),7:F1} GFLOP/s");
+        }
+        return 0;
     }
 
     private static void ConvBench(int threads, int runs)

@@ -108,9 +108,12 @@ public sealed class EngineOptions
     /// at their input's last use). The pool holds, in use and free together, at most this multiple of
     /// the bytes its previous run had in use at once: larger keeps more arrays between runs (fewer
     /// allocations, more memory held), <see cref="double.PositiveInfinity"/> keeps all. 0 turns pooling
-    /// and in-place reuse off (every kernel allocates its outputs).
+    /// and in-place reuse off (every kernel allocates its outputs). The default, 4, keeps every array the
+    /// corpus models' plans reuse except on nanodet: arrays are pooled by exact size, so a plan whose
+    /// activations come in many sizes needs a pool several times its live peak to allocate nothing, and an
+    /// array the pool drops is garbage that costs a collection (large arrays: a gen-2 one) on a later run.
     /// </summary>
-    public double PoolHoldFactor { get; init; } = 2.0;
+    public double PoolHoldFactor { get; init; } = 4.0;
 
     /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
     public Runtime.OpProfile? Profile { get; init; }

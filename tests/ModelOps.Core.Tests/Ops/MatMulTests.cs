@@ -89,6 +89,33 @@ public class MatMulTests
     }
 
     [Fact]
+    public void GemmWritesOnlyItsTileOfAWiderC()
+    {
+        // Edge tiles are stored with lane masks straight into C: the columns right of n in each row of a
+        // wider C (and the rows below m) must keep their values, with and without accumulation.
+        var rnd = new Random(5);
+        foreach (var (m, n, k) in new[] { (7, 5, 9), (13, 24, 30), (4, 17, 300), (11, 40, 7), (6, 32, 1), (25, 3, 64) })
+            foreach (bool acc in new[] { false, true })
+            {
+                int ldc = n + 7, rowsC = m + 2;
+                var a = K.Random(m * k, rnd.Next());
+                var b = K.Random(k * n, rnd.Next());
+                var c = Enumerable.Repeat(-3f, rowsC * ldc).ToArray();
+                var packed = Gemm.PackB(false, k, n, b, 0, n);
+                Gemm.SgemmPacked(false, m, a, 0, k, packed, c, ldc, ldc, acc, 1);
+                var expect = Naive(a, b, m, n, k, false, false);
+                for (int i = 0; i < rowsC; i++)
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        float v = c[i * ldc + j];
+                        bool inside = i >= 1 && i <= m && j < n;
+                        if (!inside) Assert.Equal(-3f, v);
+                        else Assert.True(Math.Abs(v - (expect[(i - 1) * n + j] + (acc ? -3f : 0f))) <= 1e-4f * (1 + Math.Abs(v)), $"({m},{n},{k}) [{i - 1},{j}]");
+                    }
+            }
+    }
+
+    [Fact]
     public void GemmLargeKAndAccumulate()
     {
         int m = 70, n = 90, k = 600; // k spans several KC blocks

@@ -190,7 +190,9 @@ public static unsafe class Gemm
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mcb = Math.Min(MC, m - ic);
-                        PackA(transA, A, lda, ic, pc, mcb, kc, pA);
+                        // A row-major is read in place (rows broadcast from their own addresses, like MLAS);
+                        // a transposed A is packed into MR-row panels first.
+                        if (transA) PackA(transA, A, lda, ic, pc, mcb, kc, pA);
                         for (int jr = 0; jr < ncb; jr += nr)
                         {
                             int nrb = Math.Min(nr, ncb - jr);
@@ -198,23 +200,20 @@ public static unsafe class Gemm
                             for (int ir = 0; ir < mcb; ir += MR)
                             {
                                 int mrb = Math.Min(MR, mcb - ir);
-                                float* ap = pA + (long)ir * kc;
                                 float* cp = C + (long)(ic + ir) * ldc + jc + jr;
-                                if (mrb == MR && nrb == nr)
+                                if (!transA && (Avx.IsSupported || (mrb == MR && nrb == nr)))
                                 {
-                                    Micro(kc, ap, bp, cp, ldc, acc, nr);
+                                    // Edge tiles are stored with masks straight into C.
+                                    MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, mrb, nrb, bp, cp, ldc, acc, nr);
+                                    continue;
                                 }
-                                else
-                                {
-                                    Micro(kc, ap, bp, pT, nr, false, nr);
-                                    for (int r = 0; r < mrb; r++)
-                                    {
-                                        float* crow = cp + (long)r * ldc;
-                                        float* trow = pT + r * nr;
-                                        if (acc) for (int j = 0; j < nrb; j++) crow[j] += trow[j];
-                                        else for (int j = 0; j < nrb; j++) crow[j] = trow[j];
-                                    }
-                                }
+                                bool full = mrb == MR && nrb == nr;
+                                float* dst = full ? cp : pT;
+                                int ldd = full ? ldc : nr;
+                                bool accd = full && acc;
+                                if (transA) Micro(kc, pA + (long)ir * kc, bp, dst, ldd, accd, nr);
+                                else MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, MR, nr, bp, dst, ldd, accd, nr);
+                                if (!full) CopyTile(pT, nr, cp, ldc, mrb, nrb, acc);
                             }
                         }
                     }
@@ -292,6 +291,135 @@ public static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Copies (or adds, when <paramref name="acc"/>) the valid rows × cols of an edge tile into C.</summary>
+    private static void CopyTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, bool acc)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var src = new ReadOnlySpan<float>(tile + r * ldt, cols);
+            var dst = new Span<float>(c + (long)r * ldc, cols);
+            if (acc) System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+            else src.CopyTo(dst);
+        }
+    }
+
+    /// <summary>
+    /// The micro-kernel on <paramref name="rows"/> (≤ MR) rows of a row-major A read in place (row r at
+    /// a + r·lda), storing <paramref name="rows"/> × <paramref name="cols"/> of the tile into C (missing rows
+    /// repeat the last one and are not stored; a partial width is stored with AVX masks).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MicroRows(int kc, float* a, int lda, int rows, int cols, float* b, float* c, int ldc, bool acc, int nr)
+    {
+        float* a0 = a;
+        float* a1 = rows > 1 ? a + lda : a0;
+        float* a2 = rows > 2 ? a + 2L * lda : a1;
+        float* a3 = rows > 3 ? a + 3L * lda : a2;
+        float* a4 = rows > 4 ? a + 4L * lda : a3;
+        float* a5 = rows > 5 ? a + 5L * lda : a4;
+        if (nr == 32) MicroRows6x32(kc, a0, a1, a2, a3, a4, a5, b, c, ldc, acc, rows, cols);
+        else MicroRows6x16(kc, a0, a1, a2, a3, a4, a5, b, c, ldc, acc, rows, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroRows6x16(int kc, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, float* c, int ldc, bool acc, int rows, int cols)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a0[p]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+            x = Vector256.Create(a1[p]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector256.Create(a2[p]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector256.Create(a3[p]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector256.Create(a4[p]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector256.Create(a5[p]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            b += 16;
+        }
+        if (rows == MR && cols == 16)
+        {
+            Store2(c, c00, c01, acc); c += ldc;
+            Store2(c, c10, c11, acc); c += ldc;
+            Store2(c, c20, c21, acc); c += ldc;
+            Store2(c, c30, c31, acc); c += ldc;
+            Store2(c, c40, c41, acc); c += ldc;
+            Store2(c, c50, c51, acc);
+            return;
+        }
+        StoreMasked(c, c00, c01, acc, cols);
+        if (rows > 1) StoreMasked(c + ldc, c10, c11, acc, cols);
+        if (rows > 2) StoreMasked(c + 2L * ldc, c20, c21, acc, cols);
+        if (rows > 3) StoreMasked(c + 3L * ldc, c30, c31, acc, cols);
+        if (rows > 4) StoreMasked(c + 4L * ldc, c40, c41, acc, cols);
+        if (rows > 5) StoreMasked(c + 5L * ldc, c50, c51, acc, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroRows6x32(int kc, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* b, float* c, int ldc, bool acc, int rows, int cols)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a0[p]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+            x = Vector512.Create(a1[p]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector512.Create(a2[p]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector512.Create(a3[p]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector512.Create(a4[p]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector512.Create(a5[p]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            b += 32;
+        }
+        if (rows == MR && cols == 32)
+        {
+            Store2(c, c00, c01, acc); c += ldc;
+            Store2(c, c10, c11, acc); c += ldc;
+            Store2(c, c20, c21, acc); c += ldc;
+            Store2(c, c30, c31, acc); c += ldc;
+            Store2(c, c40, c41, acc); c += ldc;
+            Store2(c, c50, c51, acc);
+            return;
+        }
+        StoreMasked(c, c00, c01, acc, cols);
+        if (rows > 1) StoreMasked(c + ldc, c10, c11, acc, cols);
+        if (rows > 2) StoreMasked(c + 2L * ldc, c20, c21, acc, cols);
+        if (rows > 3) StoreMasked(c + 3L * ldc, c30, c31, acc, cols);
+        if (rows > 4) StoreMasked(c + 4L * ldc, c40, c41, acc, cols);
+        if (rows > 5) StoreMasked(c + 5L * ldc, c50, c51, acc, cols);
+    }
+
+    private static void StoreMasked(float* c, Vector512<float> v0, Vector512<float> v1, bool acc, int cols)
+    {
+        StoreMasked(c, v0.GetLower(), v0.GetUpper(), acc, cols);
+        if (cols > 16) StoreMasked(c + 16, v1.GetLower(), v1.GetUpper(), acc, cols - 16);
+    }
+
+    /// <summary>Stores the first <paramref name="cols"/> (≤ 16) lanes of v0:v1 at c (added to what is there when <paramref name="acc"/>).</summary>
+    private static void StoreMasked(float* c, Vector256<float> v0, Vector256<float> v1, bool acc, int cols)
+    {
+        if (cols >= 8)
+        {
+            if (acc) v0 += Vector256.Load(c);
+            Vector256.Store(v0, c);
+            c += 8;
+            cols -= 8;
+            v0 = v1;
+        }
+        if (cols <= 0) return;
+        if (cols >= 8)
+        {
+            if (acc) v0 += Vector256.Load(c);
+            Vector256.Store(v0, c);
+            return;
+        }
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols)).AsSingle();
+        if (acc) v0 += Avx.MaskLoad(c, mask);
+        Avx.MaskStore(c, mask, v0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
