@@ -22,6 +22,7 @@ public static class Program
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
         if (args.Contains("pool")) return EngineBench.PoolCompare(args.SkipWhile(a => a != "pool").Skip(1).FirstOrDefault(a => !a.StartsWith("--")), quick ? 9 : 31);
+        if (args.Contains("depthwise")) return DepthwiseShapes(quick ? 5 : 21);
         if (args.Contains("gemm")) return ModelGemmShapes(quick ? 5 : 21);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();
@@ -88,6 +89,28 @@ public static class Program
             int reps = Math.Max(1, (int)(2e7 / (2.0 * m * n * k)));
             double ms = Median(runs, () => { for (int r = 0; r < reps; r++) Gemm.SgemmPacked(false, m, a, 0, k, packed, c, 0, n); }) / reps;
             Console.WriteLine($"  {what,-28} [{m}x{k}]x[{k}x{n}]  {ms * 1000,9:F1} us  {2.0 * m * n * k / (ms * 1e6),7:F1} GFLOP/s");
+        }
+        return 0;
+    }
+
+    /// <summary>Depthwise 3×3 convolutions of the corpus models' shapes (SAME, multiplier 1), kernel only (output preallocated), 1 thread: µs per call.</summary>
+    private static int DepthwiseShapes(int runs)
+    {
+        Console.WriteLine("Depthwise 3x3 on model shapes, 1 thread");
+        foreach (var (h, c, s) in new[] { (64, 24, 1), (64, 28, 1), (32, 36, 1), (16, 88, 1), (60, 8, 1), (112, 32, 1), (56, 144, 2), (8, 96, 1) })
+        {
+            int oh = (h + s - 1) / s;
+            int padTotal = Math.Max(0, (oh - 1) * s + 3 - h);
+            var g = new ModelOps.Core.Runtime.Kernels.ConvGeometry
+            {
+                N = 1, H = h, W = h, C = c, KH = 3, KW = 3, SH = s, SW = s, DH = 1, DW = 1, OH = oh, OW = oh, PadTop = padTotal / 2, PadLeft = padTotal / 2,
+            };
+            var x = Random(h * h * c, 5);
+            var f = Random(9 * c, 6);
+            var y = new float[oh * oh * c];
+            int reps = Math.Max(1, 20_000_000 / (h * h * c * 9));
+            double ms = Median(runs, () => { for (int r = 0; r < reps; r++) ConvolutionOps.DepthwiseNhwc(x, f, y, g, 1, new Epilogue(), 1); }) / reps;
+            Console.WriteLine($"  [1,{h},{h},{c}] stride {s}  {ms * 1000,8:F1} us  {2.0 * oh * oh * c * 9 / (ms * 1e6),6:F1} GFLOP/s");
         }
         return 0;
     }

@@ -248,6 +248,11 @@ public sealed partial class ConvolutionOps : OpFamily
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwiseRow(float[] input, float[] filter, float[] output, ConvGeometry g, int dm, int row)
     {
+        if (dm == 1 && Avx.IsSupported && Fma.IsSupported)
+        {
+            DepthwiseRowAvx(input, filter, output, g, row);
+            return;
+        }
         // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
         int c = g.C, cout = c * dm, H = g.H, W = g.W, OW = g.OW, KH = g.KH, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
         int n = row / g.OH, oh = row % g.OH;
@@ -301,6 +306,102 @@ public sealed partial class ConvolutionOps : OpFamily
             }
         }
     }
+
+    /// <summary>
+    /// One output row of a depth-multiplier-1 depthwise convolution with AVX/FMA. Channels go 8 at a time
+    /// (a last partial group through lane masks); for each group the output pixels whose whole window is
+    /// inside the image keep a 3×3 filter in registers and run unrolled, the rest clip their taps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DepthwiseRowAvx(float[] input, float[] filter, float[] output, ConvGeometry g, int row)
+    {
+        int c = g.C, H = g.H, W = g.W, OW = g.OW, KH = g.KH, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
+        int n = row / g.OH, oh = row % g.OH;
+        int ih0 = oh * g.SH - g.PadTop;
+        int kh0 = ih0 >= 0 ? 0 : (-ih0 + DH - 1) / DH;
+        int kh1 = Math.Min(KH, H - ih0 <= 0 ? 0 : (H - ih0 + DH - 1) / DH);
+        int nh = kh1 - kh0;
+        long tapW = (long)DW * c, tapH = (long)DH * W * c, stepW = (long)SW * c;
+        long fTapH = (long)KW * c;
+        // Output columns whose window lies wholly inside the image: [owLo, owHi).
+        int owLo = Math.Min(OW, (padLeft + SW - 1) / SW);
+        int owHi = Math.Max(owLo, Math.Min(OW, W - 1 - (KW - 1) * DW + padLeft < 0 ? 0 : (W - 1 - (KW - 1) * DW + padLeft) / SW + 1));
+        bool fast3x3 = KH == 3 && KW == 3 && nh == 3;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        fixed (float* pin = input)
+        fixed (float* pf = filter)
+        fixed (float* pout = output)
+        {
+            float* img = pin + (long)n * H * W * c;
+            float* orow = pout + (long)row * OW * c;
+            float* rowIn = img + (long)(ih0 + kh0 * DH) * W * c; // first in-image kernel row, column 0
+            float* f0 = pf + (long)kh0 * fTapH;
+            for (int ch = 0; ch < c; ch += 8)
+            {
+                int width = Math.Min(8, c - ch);
+                var mask = Vector256.LessThan(lanes, Vector256.Create(width)).AsSingle();
+                bool full = width == 8;
+                int done = 0;
+                if (fast3x3 && owHi > owLo)
+                {
+                    float* fp = f0 + ch;
+                    Vector256<float> w00 = Ld(fp, mask, full), w01 = Ld(fp + c, mask, full), w02 = Ld(fp + 2 * c, mask, full);
+                    fp += fTapH;
+                    Vector256<float> w10 = Ld(fp, mask, full), w11 = Ld(fp + c, mask, full), w12 = Ld(fp + 2 * c, mask, full);
+                    fp += fTapH;
+                    Vector256<float> w20 = Ld(fp, mask, full), w21 = Ld(fp + c, mask, full), w22 = Ld(fp + 2 * c, mask, full);
+                    float* ip = rowIn + (long)(owLo * SW - padLeft) * c + ch;
+                    float* o = orow + (long)owLo * c + ch;
+                    for (int ow = owLo; ow < owHi; ow++, ip += stepW, o += c)
+                    {
+                        float* r0 = ip, r1 = ip + tapH, r2 = ip + 2 * tapH;
+                        var acc = Avx.Multiply(Ld(r0, mask, full), w00);
+                        acc = Fma.MultiplyAdd(Ld(r0 + tapW, mask, full), w01, acc);
+                        acc = Fma.MultiplyAdd(Ld(r0 + 2 * tapW, mask, full), w02, acc);
+                        acc = Fma.MultiplyAdd(Ld(r1, mask, full), w10, acc);
+                        acc = Fma.MultiplyAdd(Ld(r1 + tapW, mask, full), w11, acc);
+                        acc = Fma.MultiplyAdd(Ld(r1 + 2 * tapW, mask, full), w12, acc);
+                        acc = Fma.MultiplyAdd(Ld(r2, mask, full), w20, acc);
+                        acc = Fma.MultiplyAdd(Ld(r2 + tapW, mask, full), w21, acc);
+                        acc = Fma.MultiplyAdd(Ld(r2 + 2 * tapW, mask, full), w22, acc);
+                        if (full) acc.Store(o);
+                        else Avx.MaskStore(o, mask, acc);
+                    }
+                    done = 1;
+                }
+                for (int ow = 0; ow < OW; ow++)
+                {
+                    if (done == 1 && ow == owLo)
+                    {
+                        ow = owHi - 1;
+                        continue;
+                    }
+                    int iw0 = ow * SW - padLeft;
+                    int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+                    int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
+                    float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
+                    float* fr = f0 + (long)kw0 * c + ch;
+                    int nw = kw1 - kw0;
+                    var acc = Vector256<float>.Zero;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                    {
+                        float* ipp = ir;
+                        float* fpp = fr;
+                        for (int kw = 0; kw < nw; kw++, ipp += tapW, fpp += c)
+                            acc = Fma.MultiplyAdd(Ld(ipp, mask, full), Ld(fpp, mask, full), acc);
+                    }
+                    float* o = orow + (long)ow * c + ch;
+                    if (full) acc.Store(o);
+                    else Avx.MaskStore(o, mask, acc);
+                }
+            }
+        }
+    }
+
+    /// <summary>8 floats at p, or only the lanes in <paramref name="mask"/> (others 0, never read) when not <paramref name="full"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Ld(float* p, Vector256<float> mask, bool full) =>
+        full ? Vector256.Load(p) : Avx.MaskLoad(p, mask);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> acc) =>
