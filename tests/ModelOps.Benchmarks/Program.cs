@@ -22,6 +22,7 @@ public static class Program
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
         if (args.Contains("pool")) return EngineBench.PoolCompare(args.SkipWhile(a => a != "pool").Skip(1).FirstOrDefault(a => !a.StartsWith("--")), quick ? 9 : 31);
+        if (args.Contains("conv")) return ConvShapes(quick ? 5 : 21);
         if (args.Contains("depthwise")) return DepthwiseShapes(quick ? 5 : 21);
         if (args.Contains("gemm")) return ModelGemmShapes(quick ? 5 : 21);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
@@ -111,6 +112,29 @@ public static class Program
             int reps = Math.Max(1, 20_000_000 / (h * h * c * 9));
             double ms = Median(runs, () => { for (int r = 0; r < reps; r++) ConvolutionOps.DepthwiseNhwc(x, f, y, g, 1, new Epilogue(), 1); }) / reps;
             Console.WriteLine($"  [1,{h},{h},{c}] stride {s}  {ms * 1000,8:F1} us  {2.0 * oh * oh * c * 9 / (ms * 1e6),6:F1} GFLOP/s");
+        }
+        return 0;
+    }
+
+    /// <summary>Conv2D on the corpus models' shapes (SAME, filter packed once, output preallocated), 1 thread: µs per call.</summary>
+    private static int ConvShapes(int runs)
+    {
+        Console.WriteLine("Conv2D on model shapes (im2col + GEMM), 1 thread");
+        foreach (var (h, c, k, s, cout) in new[] { (64, 1, 3, 1, 8), (62, 8, 3, 1, 8), (32, 3, 3, 1, 16), (32, 16, 3, 1, 16), (128, 3, 3, 1, 64), (63, 64, 3, 1, 32), (128, 3, 5, 2, 24), (60, 8, 1, 1, 16) })
+        {
+            int oh = (h + s - 1) / s;
+            int padTotal = Math.Max(0, (oh - 1) * s + k - h);
+            var g = new ModelOps.Core.Runtime.Kernels.ConvGeometry
+            {
+                N = 1, H = h, W = h, C = c, KH = k, KW = k, SH = s, SW = s, DH = 1, DW = 1, OH = oh, OW = oh, PadTop = padTotal / 2, PadLeft = padTotal / 2,
+            };
+            var x = Random(h * h * c, 5);
+            var packed = Gemm.PackB(false, k * k * c, cout, Random(k * k * c * cout, 6), 0, cout);
+            var y = new float[oh * oh * cout];
+            double flops = 2.0 * oh * oh * cout * k * k * c;
+            int reps = Math.Max(1, (int)(2e7 / flops));
+            double ms = Median(runs, () => { for (int r = 0; r < reps; r++) ConvolutionOps.Conv2DNhwc(x, packed, y, g, cout, new Epilogue(), 1); }) / reps;
+            Console.WriteLine($"  [1,{h},{h},{c}] {k}x{k}/{s} -> {cout,-3} {ms * 1000,8:F1} us  {flops / (ms * 1e6),6:F1} GFLOP/s");
         }
         return 0;
     }

@@ -168,43 +168,60 @@ public sealed partial class ConvolutionOps : OpFamily
 
     /// <summary>Patches of output pixels [p0, p0+rows) of image n, each KH·KW·C long (kh, kw, c order).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2Col(float[] input, int n, ConvGeometry g, int p0, int rows, float[] col)
+    private static unsafe void Im2Col(float[] input, int n, ConvGeometry g, int p0, int rows, float[] col)
     {
-        int c = g.C;
-        int kdim = g.KH * g.KW * c;
-        int rowLen = g.KW * c;
-        long imgOff = (long)n * g.H * g.W * c;
-        int oh = p0 / g.OW, ow = p0 % g.OW;
-        for (int r = 0; r < rows; r++)
+        int c = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, DH = g.DH, DW = g.DW, OW = g.OW;
+        int kdim = KH * KW * c;
+        int rowLen = KW * c;
+        int oh = p0 / OW, ow = p0 % OW;
+        fixed (float* pin = input)
+        fixed (float* pcol = col)
         {
-            int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
-            // With dilation 1 and the whole window row inside the image, a window row is one contiguous run.
-            bool rowInside = g.DW == 1 && iw0 >= 0 && iw0 + g.KW <= g.W;
-            var dst = col.AsSpan(r * kdim, kdim);
-            int d = 0;
-            for (int kh = 0; kh < g.KH; kh++, d += rowLen)
+            float* img = pin + (long)n * H * W * c;
+            for (int r = 0; r < rows; r++)
             {
-                int ih = ih0 + kh * g.DH;
-                if ((uint)ih >= (uint)g.H)
+                int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
+                // With dilation 1 and the whole window row inside the image, a window row is one contiguous run.
+                bool rowInside = DW == 1 && iw0 >= 0 && iw0 + KW <= W;
+                float* dst = pcol + (long)r * kdim;
+                for (int kh = 0; kh < KH; kh++, dst += rowLen)
                 {
-                    dst.Slice(d, rowLen).Clear();
-                    continue;
+                    int ih = ih0 + kh * DH;
+                    if ((uint)ih >= (uint)H)
+                    {
+                        new Span<float>(dst, rowLen).Clear();
+                        continue;
+                    }
+                    float* src = img + (long)ih * W * c;
+                    if (rowInside)
+                    {
+                        Copy(src + (long)iw0 * c, dst, rowLen);
+                        continue;
+                    }
+                    for (int kw = 0; kw < KW; kw++)
+                    {
+                        int iw = iw0 + kw * DW;
+                        if ((uint)iw >= (uint)W) new Span<float>(dst + kw * c, c).Clear();
+                        else Copy(src + (long)iw * c, dst + kw * c, c);
+                    }
                 }
-                long rowOff = imgOff + (long)ih * g.W * c;
-                if (rowInside)
-                {
-                    input.AsSpan((int)(rowOff + (long)iw0 * c), rowLen).CopyTo(dst.Slice(d, rowLen));
-                    continue;
-                }
-                for (int kw = 0; kw < g.KW; kw++)
-                {
-                    int iw = iw0 + kw * g.DW;
-                    if ((uint)iw >= (uint)g.W) dst.Slice(d + kw * c, c).Clear();
-                    else input.AsSpan((int)(rowOff + (long)iw * c), c).CopyTo(dst.Slice(d + kw * c, c));
-                }
+                if (++ow == OW) { ow = 0; oh++; }
             }
-            if (++ow == g.OW) { ow = 0; oh++; }
         }
+    }
+
+    /// <summary>Copies a run of floats; short runs (few input channels) inline, without a call to memmove.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Copy(float* src, float* dst, int count)
+    {
+        if (count > 32)
+        {
+            Buffer.MemoryCopy(src, dst, count * sizeof(float), count * sizeof(float));
+            return;
+        }
+        int i = 0;
+        for (; i <= count - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+        for (; i < count; i++) dst[i] = src[i];
     }
 
     // ------------------------------------------------------------------ depthwise
