@@ -97,21 +97,21 @@ public static class Program
     /// <summary>Depthwise 3×3 convolutions of the corpus models' shapes (SAME, multiplier 1), kernel only (output preallocated), 1 thread: µs per call.</summary>
     private static int DepthwiseShapes(int runs)
     {
-        Console.WriteLine("Depthwise 3x3 on model shapes, 1 thread");
-        foreach (var (h, c, s) in new[] { (64, 24, 1), (64, 28, 1), (32, 36, 1), (16, 88, 1), (60, 8, 1), (112, 32, 1), (56, 144, 2), (8, 96, 1) })
+        Console.WriteLine("Depthwise on model shapes, 1 thread");
+        foreach (var (h, c, s, k) in new[] { (64, 24, 1, 3), (64, 28, 1, 3), (32, 36, 1, 3), (16, 88, 1, 3), (60, 8, 1, 3), (112, 32, 1, 3), (56, 144, 2, 3), (8, 96, 1, 3), (14, 384, 1, 5), (28, 144, 1, 5), (7, 672, 1, 5), (56, 96, 2, 5) })
         {
             int oh = (h + s - 1) / s;
-            int padTotal = Math.Max(0, (oh - 1) * s + 3 - h);
+            int padTotal = Math.Max(0, (oh - 1) * s + k - h);
             var g = new ModelOps.Core.Runtime.Kernels.ConvGeometry
             {
-                N = 1, H = h, W = h, C = c, KH = 3, KW = 3, SH = s, SW = s, DH = 1, DW = 1, OH = oh, OW = oh, PadTop = padTotal / 2, PadLeft = padTotal / 2,
+                N = 1, H = h, W = h, C = c, KH = k, KW = k, SH = s, SW = s, DH = 1, DW = 1, OH = oh, OW = oh, PadTop = padTotal / 2, PadLeft = padTotal / 2,
             };
             var x = Random(h * h * c, 5);
-            var f = Random(9 * c, 6);
+            var f = Random(k * k * c, 6);
             var y = new float[oh * oh * c];
             int reps = Math.Max(1, 20_000_000 / (h * h * c * 9));
             double ms = Median(runs, () => { for (int r = 0; r < reps; r++) ConvolutionOps.DepthwiseNhwc(x, f, y, g, 1, new Epilogue(), 1); }) / reps;
-            Console.WriteLine($"  [1,{h},{h},{c}] stride {s}  {ms * 1000,8:F1} us  {2.0 * oh * oh * c * 9 / (ms * 1e6),6:F1} GFLOP/s");
+            Console.WriteLine($"  [1,{h},{h},{c}] {k}x{k}/{s}  {ms * 1000,8:F1} us  {2.0 * oh * oh * c * k * k / (ms * 1e6),6:F1} GFLOP/s");
         }
         return 0;
     }

@@ -356,69 +356,164 @@ public sealed partial class ConvolutionOps : OpFamily
             for (int ch = 0; ch < c; ch += 8)
             {
                 int width = Math.Min(8, c - ch);
-                var mask = Vector256.LessThan(lanes, Vector256.Create(width)).AsSingle();
-                bool full = width == 8;
-                int done = 0;
-                if (fast3x3 && owHi > owLo)
-                {
-                    float* fp = f0 + ch;
-                    Vector256<float> w00 = Ld(fp, mask, full), w01 = Ld(fp + c, mask, full), w02 = Ld(fp + 2 * c, mask, full);
-                    fp += fTapH;
-                    Vector256<float> w10 = Ld(fp, mask, full), w11 = Ld(fp + c, mask, full), w12 = Ld(fp + 2 * c, mask, full);
-                    fp += fTapH;
-                    Vector256<float> w20 = Ld(fp, mask, full), w21 = Ld(fp + c, mask, full), w22 = Ld(fp + 2 * c, mask, full);
-                    float* ip = rowIn + (long)(owLo * SW - padLeft) * c + ch;
-                    float* o = orow + (long)owLo * c + ch;
-                    for (int ow = owLo; ow < owHi; ow++, ip += stepW, o += c)
-                    {
-                        float* r0 = ip, r1 = ip + tapH, r2 = ip + 2 * tapH;
-                        var acc = Avx.Multiply(Ld(r0, mask, full), w00);
-                        acc = Fma.MultiplyAdd(Ld(r0 + tapW, mask, full), w01, acc);
-                        acc = Fma.MultiplyAdd(Ld(r0 + 2 * tapW, mask, full), w02, acc);
-                        acc = Fma.MultiplyAdd(Ld(r1, mask, full), w10, acc);
-                        acc = Fma.MultiplyAdd(Ld(r1 + tapW, mask, full), w11, acc);
-                        acc = Fma.MultiplyAdd(Ld(r1 + 2 * tapW, mask, full), w12, acc);
-                        acc = Fma.MultiplyAdd(Ld(r2, mask, full), w20, acc);
-                        acc = Fma.MultiplyAdd(Ld(r2 + tapW, mask, full), w21, acc);
-                        acc = Fma.MultiplyAdd(Ld(r2 + 2 * tapW, mask, full), w22, acc);
-                        if (full) acc.Store(o);
-                        else Avx.MaskStore(o, mask, acc);
-                    }
-                    done = 1;
-                }
-                for (int ow = 0; ow < OW; ow++)
-                {
-                    if (done == 1 && ow == owLo)
-                    {
-                        ow = owHi - 1;
-                        continue;
-                    }
-                    int iw0 = ow * SW - padLeft;
-                    int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
-                    int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
-                    float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
-                    float* fr = f0 + (long)kw0 * c + ch;
-                    int nw = kw1 - kw0;
-                    var acc = Vector256<float>.Zero;
-                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
-                    {
-                        float* ipp = ir;
-                        float* fpp = fr;
-                        for (int kw = 0; kw < nw; kw++, ipp += tapW, fpp += c)
-                            acc = Fma.MultiplyAdd(Ld(ipp, mask, full), Ld(fpp, mask, full), acc);
-                    }
-                    float* o = orow + (long)ow * c + ch;
-                    if (full) acc.Store(o);
-                    else Avx.MaskStore(o, mask, acc);
-                }
+                if (width == 8) DepthwiseGroup<AllLanes>(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3, default);
+                else DepthwiseGroup<MaskedLanes>(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3, Vector256.LessThan(lanes, Vector256.Create(width)).AsSingle());
             }
         }
     }
 
-    /// <summary>8 floats at p, or only the lanes in <paramref name="mask"/> (others 0, never read) when not <paramref name="full"/>.</summary>
+    /// <summary>
+    /// Channels [ch, ch+8) of one output row (<typeparamref name="TL"/>: all 8 lanes, or those in <paramref name="mask"/>).
+    /// Whole-window columns [owLo, owHi) run with the 3×3 filter in registers two pixels at a time, or four
+    /// pixels per filter-tap load for other windows; the remaining (border) columns clip their taps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DepthwiseGroup<TL>(ConvGeometry g, float* rowIn, float* f0, float* orow, int ch, int nh, int owLo, int owHi, bool fast3x3, Vector256<float> mask)
+        where TL : struct, ILanes
+    {
+        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
+        long tapW = (long)DW * c, tapH = (long)DH * W * c, stepW = (long)SW * c;
+        long fTapH = (long)KW * c;
+
+            int owQuadEnd = owLo;
+            int done = 0;
+            if (fast3x3 && owHi > owLo)
+            {
+                float* fp = f0 + ch;
+                Vector256<float> w00 = Ld<TL>(fp, mask), w01 = Ld<TL>(fp + c, mask), w02 = Ld<TL>(fp + 2 * c, mask);
+                fp += fTapH;
+                Vector256<float> w10 = Ld<TL>(fp, mask), w11 = Ld<TL>(fp + c, mask), w12 = Ld<TL>(fp + 2 * c, mask);
+                fp += fTapH;
+                Vector256<float> w20 = Ld<TL>(fp, mask), w21 = Ld<TL>(fp + c, mask), w22 = Ld<TL>(fp + 2 * c, mask);
+                float* ip = rowIn + (long)(owLo * SW - padLeft) * c + ch;
+                float* o = orow + (long)owLo * c + ch;
+                int ow = owLo;
+                // two output pixels per step: independent accumulation chains
+                for (; ow + 1 < owHi; ow += 2, ip += 2 * stepW, o += 2 * c)
+                {
+                    float* r0 = ip, r1 = ip + tapH, r2 = ip + 2 * tapH;
+                    float* q0 = ip + stepW, q1 = q0 + tapH, q2 = q0 + 2 * tapH;
+                    var acc = Avx.Multiply(Ld<TL>(r0, mask), w00);
+                    var acd = Avx.Multiply(Ld<TL>(q0, mask), w00);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r0 + tapW, mask), w01, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q0 + tapW, mask), w01, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r0 + 2 * tapW, mask), w02, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q0 + 2 * tapW, mask), w02, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1, mask), w10, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q1, mask), w10, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1 + tapW, mask), w11, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q1 + tapW, mask), w11, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1 + 2 * tapW, mask), w12, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q1 + 2 * tapW, mask), w12, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2, mask), w20, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q2, mask), w20, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2 + tapW, mask), w21, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q2 + tapW, mask), w21, acd);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2 + 2 * tapW, mask), w22, acc);
+                    acd = Fma.MultiplyAdd(Ld<TL>(q2 + 2 * tapW, mask), w22, acd);
+                    St<TL>(o, acc, mask);
+                    St<TL>(o + c, acd, mask);
+                }
+                for (; ow < owHi; ow++, ip += stepW, o += c)
+                {
+                    float* r0 = ip, r1 = ip + tapH, r2 = ip + 2 * tapH;
+                    var acc = Avx.Multiply(Ld<TL>(r0, mask), w00);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r0 + tapW, mask), w01, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r0 + 2 * tapW, mask), w02, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1, mask), w10, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1 + tapW, mask), w11, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r1 + 2 * tapW, mask), w12, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2, mask), w20, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2 + tapW, mask), w21, acc);
+                    acc = Fma.MultiplyAdd(Ld<TL>(r2 + 2 * tapW, mask), w22, acc);
+                    St<TL>(o, acc, mask);
+                }
+                done = 1;
+            }
+            else if (owHi - owLo >= 4)
+            {
+                // Any window: four whole-window output pixels per step share each filter tap load.
+                float* ipBase = rowIn + (long)(owLo * SW - padLeft) * c + ch;
+                float* o = orow + (long)owLo * c + ch;
+                int ow = owLo;
+                for (; ow + 3 < owHi; ow += 4, ipBase += 4 * stepW, o += 4 * c)
+                {
+                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    float* ir = ipBase;
+                    float* fr = f0 + ch;
+                    for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                    {
+                        float* ipp = ir;
+                        float* fpp = fr;
+                        for (int kw = 0; kw < KW; kw++, ipp += tapW, fpp += c)
+                        {
+                            var wv = Ld<TL>(fpp, mask);
+                            a0 = Fma.MultiplyAdd(Ld<TL>(ipp, mask), wv, a0);
+                            a1 = Fma.MultiplyAdd(Ld<TL>(ipp + stepW, mask), wv, a1);
+                            a2 = Fma.MultiplyAdd(Ld<TL>(ipp + 2 * stepW, mask), wv, a2);
+                            a3 = Fma.MultiplyAdd(Ld<TL>(ipp + 3 * stepW, mask), wv, a3);
+                        }
+                    }
+                    St<TL>(o, a0, mask);
+                    St<TL>(o + c, a1, mask);
+                    St<TL>(o + 2 * c, a2, mask);
+                    St<TL>(o + 3 * c, a3, mask);
+                }
+                owQuadEnd = ow;
+                done = 2;
+            }
+            for (int ow = 0; ow < OW; ow++)
+            {
+                if (done != 0 && ow == owLo)
+                {
+                    ow = (done == 1 ? owHi : owQuadEnd) - 1;
+                    continue;
+                }
+                int iw0 = ow * SW - padLeft;
+                int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+                int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
+                float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
+                float* fr = f0 + (long)kw0 * c + ch;
+                int nw = kw1 - kw0;
+                var acc = Vector256<float>.Zero;
+                for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+                {
+                    float* ipp = ir;
+                    float* fpp = fr;
+                    for (int kw = 0; kw < nw; kw++, ipp += tapW, fpp += c)
+                        acc = Fma.MultiplyAdd(Ld<TL>(ipp, mask), Ld<TL>(fpp, mask), acc);
+                }
+                St<TL>(orow + (long)ow * c + ch, acc, mask);
+            }
+    }
+
+    /// <summary>Lane selection of a depthwise channel group, fixed per instantiation so the loads and stores carry no branch.</summary>
+    private interface ILanes
+    {
+        static abstract bool Full { get; }
+    }
+
+    private struct AllLanes : ILanes
+    {
+        public static bool Full => true;
+    }
+
+    private struct MaskedLanes : ILanes
+    {
+        public static bool Full => false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<float> Ld(float* p, Vector256<float> mask, bool full) =>
-        full ? Vector256.Load(p) : Avx.MaskLoad(p, mask);
+    private static unsafe void St<TL>(float* p, Vector256<float> v, Vector256<float> mask) where TL : struct, ILanes
+    {
+        if (TL.Full) v.Store(p);
+        else Avx.MaskStore(p, mask, v);
+    }
+
+    /// <summary>8 floats at p, or only the lanes in <paramref name="mask"/> (others 0, never read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Ld<TL>(float* p, Vector256<float> mask) where TL : struct, ILanes =>
+        TL.Full ? Vector256.Load(p) : Avx.MaskLoad(p, mask);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> acc) =>

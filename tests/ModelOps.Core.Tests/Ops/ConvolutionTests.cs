@@ -178,26 +178,34 @@ public class ConvolutionTests
     }
 
     [Fact]
-    public void Depthwise3x3InteriorPathMatchesNaive()
+    public void DepthwiseInteriorPathsMatchNaive()
     {
-        // The unrolled 3×3 path (filter in registers, whole-window columns) with masked partial channel
-        // groups, beside the clipped border columns and rows: strides, dilations, SAME and VALID, batch 2.
+        // The unrolled 3×3 path (filter in registers, two pixels per step) and the four-pixel path of other
+        // windows (5×5, 3×5), with masked partial channel groups, beside the clipped border columns and rows:
+        // strides, dilations, SAME and VALID, batch 2, widths with and without a leftover pixel.
         var rnd = new Random(33);
         int t = 0;
-        foreach (int c in new[] { 1, 5, 8, 12, 28, 42 })
-            foreach (var (s, d, pad) in new[] { (1, 1, "SAME"), (2, 1, "SAME"), (1, 2, "SAME"), (1, 1, "VALID"), (2, 1, "VALID") })
-            {
-                t++;
-                int n = 1 + t % 2, h = 5 + rnd.Next(8), w = 5 + rnd.Next(10);
-                var x = K.Random(n * h * w * c, 700 + t);
-                var f = K.Random(9 * c, 800 + t);
-                int oh, ow, pt, pl;
-                if (pad == "SAME") { (oh, pt) = Same(h, 3, s, d); (ow, pl) = Same(w, 3, s, d); }
-                else { oh = (h - (2 * d + 1)) / s + 1; ow = (w - (2 * d + 1)) / s + 1; pt = pl = 0; }
-                var r = K.Run1("DepthwiseConv2dNative", ConvAttrs(pad, s, s, d, d), K.F(x, n, h, w, c), K.F(f, 3, 3, c, 1));
-                K.Shape([n, oh, ow, c], r);
-                K.Close(NaiveConv(x, n, h, w, c, f, 3, 3, 0, s, s, d, d, oh, ow, pt, pl, depthwise: true, dm: 1), r.As<float>(), 1e-4f);
-            }
+        foreach (var (kh, kw) in new[] { (3, 3), (5, 5), (3, 5) })
+            foreach (int c in new[] { 1, 5, 8, 12, 28, 42 })
+                foreach (var (s, d, pad) in new[] { (1, 1, "SAME"), (2, 1, "SAME"), (1, 2, "SAME"), (1, 1, "VALID"), (2, 1, "VALID") })
+                {
+                    t++;
+                    int n = 1 + t % 2, h = 6 + rnd.Next(8), w = 7 + rnd.Next(14);
+                    var x = K.Random(n * h * w * c, 700 + t);
+                    var f = K.Random(kh * kw * c, 800 + t);
+                    int oh, ow, pt, pl;
+                    if (pad == "SAME") { (oh, pt) = Same(h, kh, s, d); (ow, pl) = Same(w, kw, s, d); }
+                    else
+                    {
+                        oh = (h - ((kh - 1) * d + 1)) / s + 1;
+                        ow = (w - ((kw - 1) * d + 1)) / s + 1;
+                        pt = pl = 0;
+                        if (oh <= 0 || ow <= 0) continue;
+                    }
+                    var r = K.Run1("DepthwiseConv2dNative", ConvAttrs(pad, s, s, d, d), K.F(x, n, h, w, c), K.F(f, kh, kw, c, 1));
+                    K.Shape([n, oh, ow, c], r);
+                    K.Close(NaiveConv(x, n, h, w, c, f, kh, kw, 0, s, s, d, d, oh, ow, pt, pl, depthwise: true, dm: 1), r.As<float>(), 1e-4f);
+                }
     }
 
     [Fact]
