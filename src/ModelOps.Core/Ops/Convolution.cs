@@ -540,7 +540,7 @@ public sealed partial class ConvolutionOps : OpFamily
         int pixels = g.OH * g.OW;
         // filterᵀ [cout × (kh, kw, ci)] packed for the GEMM, once per session while the filter is a constant
         var packed = Prepared(ctx, 1, t => Gemm.PackB(true, cout, kdim, FloatConvert.ToFloat(t).As<float>(), 0, cout));
-        var result = new float[(long)g.N * g.H * g.W * cin];
+        var result = ctx.Allocate<float>((long)g.N * g.H * g.W * cin, clear: true);
         int threads = ctx.Options.IntraOpThreads;
         int gemmThreads = g.N >= threads ? 1 : Math.Max(1, threads / Math.Max(1, g.N));
         KernelParallel.ForEach(Math.Min(threads, Math.Max(1, g.N)), g.N, n =>
@@ -563,25 +563,40 @@ public sealed partial class ConvolutionOps : OpFamily
     }
 
     /// <summary>Adds each pixel's patch row of cols (kh, kw, ci order) into image n of result at the window's place.</summary>
-    private static void Col2Im(float[] cols, float[] result, ConvGeometry g, int n, int kdim)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Col2Im(float[] cols, float[] result, ConvGeometry g, int n, int kdim)
     {
-        int cin = g.C, pixels = g.OH * g.OW;
-        long imgOff = (long)n * g.H * g.W * cin;
-        for (int p = 0; p < pixels; p++)
+        int cin = g.C, pixels = g.OH * g.OW, H = g.H, W = g.W, KH = g.KH, KW = g.KW;
+        fixed (float* pc = cols)
+        fixed (float* pr = result)
         {
-            int oh = p / g.OW, ow = p % g.OW;
-            int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
-            for (int kh = 0; kh < g.KH; kh++)
+            float* img = pr + (long)n * H * W * cin;
+            for (int p = 0; p < pixels; p++)
             {
-                int ih = ih0 + kh * g.DH;
-                if ((uint)ih >= (uint)g.H) continue;
-                for (int kw = 0; kw < g.KW; kw++)
+                int oh = p / g.OW, ow = p % g.OW;
+                int ih0 = oh * g.SH - g.PadTop, iw0 = ow * g.SW - g.PadLeft;
+                float* patch = pc + (long)p * kdim;
+                for (int kh = 0; kh < KH; kh++)
                 {
-                    int iw = iw0 + kw * g.DW;
-                    if ((uint)iw >= (uint)g.W) continue;
-                    var dst = result.AsSpan((int)(imgOff + ((long)ih * g.W + iw) * cin), cin);
-                    var src = cols.AsSpan(p * kdim + (kh * g.KW + kw) * cin, cin);
-                    System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+                    int ih = ih0 + kh * g.DH;
+                    if ((uint)ih >= (uint)H) continue;
+                    for (int kw = 0; kw < KW; kw++)
+                    {
+                        int iw = iw0 + kw * g.DW;
+                        if ((uint)iw >= (uint)W) continue;
+                        float* dst = img + ((long)ih * W + iw) * cin;
+                        float* src = patch + (kh * KW + kw) * cin;
+                        if (cin >= 16)
+                        {
+                            var d = new Span<float>(dst, cin);
+                            System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(src, cin), d);
+                        }
+                        else
+                        {
+                            // few channels (an image-producing decoder's last layers): inline, no call per pixel
+                            for (int ci = 0; ci < cin; ci++) dst[ci] += src[ci];
+                        }
+                    }
                 }
             }
         }
