@@ -17,8 +17,7 @@ public static class KernelParallel
             body(0, count);
             return;
         }
-        var po = new ParallelOptions { MaxDegreeOfParallelism = chunks };
-        Parallel.For(0, chunks, po, c =>
+        Run(chunks, chunks, c =>
         {
             int start = (int)((long)count * c / chunks);
             int end = (int)((long)count * (c + 1) / chunks);
@@ -35,6 +34,22 @@ public static class KernelParallel
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(threads, count) }, body);
+        Run(Math.Min(threads, count), count, body);
+    }
+
+    /// <summary>
+    /// body(i) for i in [0, count) on this thread and parallel − 1 helpers: the engine's <see cref="WorkerPool"/>,
+    /// or, when another session holds it, the .NET thread pool; inline when called from inside a job's item.
+    /// </summary>
+    private static void Run(int parallel, int count, Action<int> body)
+    {
+        if (WorkerPool.InJob)
+        {
+            // already one item of a parallel job: the other threads are busy with its siblings
+            for (int i = 0; i < count; i++) body(i);
+            return;
+        }
+        if (WorkerPool.Shared is { } pool && pool.TryRun(count, parallel - 1, body)) return;
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, body);
     }
 }
