@@ -138,6 +138,8 @@ public sealed partial class ConvolutionOps : OpFamily
         int chunksPerImage = (pixels + chunk - 1) / chunk;
         int tasks = g.N * chunksPerImage;
         int gemmThreads = tasks >= threads ? 1 : Math.Max(1, threads / tasks);
+        // Piecewise-linear epilogues run inside the GEMM on each tile while it is in cache.
+        bool inGemm = !epi.IsEmpty && Activation.IsPiecewiseLinear(epi.Activation);
         KernelParallel.ForEach(Math.Min(threads, tasks), tasks, t =>
         {
             int n = t / chunksPerImage;
@@ -147,7 +149,8 @@ public sealed partial class ConvolutionOps : OpFamily
             if (direct)
             {
                 int inOff = (n * pixels + p0) * cin;
-                Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, false, gemmThreads);
+                if (inGemm) Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, epi, gemmThreads);
+                else Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, false, gemmThreads);
             }
             else
             {
@@ -155,14 +158,15 @@ public sealed partial class ConvolutionOps : OpFamily
                 try
                 {
                     Im2Col(input, n, g, p0, rows, col);
-                    Gemm.SgemmPacked(false, rows, col, 0, kdim, filter, output, outOff, cout, false, gemmThreads);
+                    if (inGemm) Gemm.SgemmPacked(false, rows, col, 0, kdim, filter, output, outOff, cout, epi, gemmThreads);
+                    else Gemm.SgemmPacked(false, rows, col, 0, kdim, filter, output, outOff, cout, false, gemmThreads);
                 }
                 finally
                 {
                     ArrayPool<float>.Shared.Return(col);
                 }
             }
-            epi.Apply(output, outOff, 0, rows, cout);
+            if (!inGemm) epi.Apply(output, outOff, 0, rows, cout);
         });
     }
 

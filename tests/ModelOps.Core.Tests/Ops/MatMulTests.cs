@@ -116,6 +116,39 @@ public class MatMulTests
     }
 
     [Fact]
+    public void InGemmEpilogueEqualsTheSeparatePassBitForBit()
+    {
+        // tiles with partial rows/columns, several K blocks, row and column thread splits; every part of the
+        // epilogue (scale, shift, residual) and each piecewise-linear activation
+        var rnd = new Random(17);
+        foreach (var (m, n, k) in new[] { (7, 5, 9), (13, 24, 30), (40, 70, 300), (3, 100, 20), (64, 33, 17) })
+            foreach (var act in new[] { FusedActivation.None, FusedActivation.Relu, FusedActivation.Relu6, FusedActivation.LeakyRelu })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var a = K.Random(m * k, rnd.Next());
+                    var b = K.Random(k * n, rnd.Next()).Select(v => v * 8).ToArray(); // values around Relu6's bound
+                    var packed = Gemm.PackB(false, k, n, b, 0, n);
+                    var epi = new Epilogue
+                    {
+                        Scale = K.Random(n, rnd.Next()),
+                        Shift = K.Random(n, rnd.Next()),
+                        Residual = K.Random(m * n, rnd.Next()),
+                        Activation = act,
+                        LeakyAlpha = 0.3f,
+                    };
+                    var expect = new float[m * n];
+                    Gemm.SgemmPacked(false, m, a, 0, k, packed, expect, 0, n, false, threads);
+                    epi.Apply(expect, 0, 0, m, n);
+                    var got = new float[m * n];
+                    Gemm.SgemmPacked(false, m, a, 0, k, packed, got, 0, n, epi, threads);
+                    Assert.Equal(expect, got);
+                    Assert.Contains(got, v => v != 0);
+                }
+        var sigmoid = new Epilogue { Activation = FusedActivation.Sigmoid };
+        Assert.Throws<ArgumentException>(() => Gemm.SgemmPacked(false, 1, new float[1], 0, 1, Gemm.PackB(false, 1, 1, new float[1], 0, 1), new float[1], 0, 1, sigmoid));
+    }
+
+    [Fact]
     public void GemmLargeKAndAccumulate()
     {
         int m = 70, n = 90, k = 600; // k spans several KC blocks

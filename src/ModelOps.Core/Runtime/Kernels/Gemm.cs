@@ -30,7 +30,7 @@ public static unsafe class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k,
         float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
         bool accumulate = false, int threads = 1) =>
-        Run(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, null, c, cOff, ldc, accumulate, threads);
+        Run(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, null, c, cOff, ldc, accumulate, threads, null);
 
     /// <summary>
     /// C[m×n] = op(A)[m×k] · B, with B packed once by <see cref="PackB"/> (constant weights): the runs skip
@@ -38,7 +38,20 @@ public static unsafe class Gemm
     /// </summary>
     public static void SgemmPacked(bool transA, int m, float[] a, int aOff, int lda, PackedB b, float[] c, int cOff, int ldc,
         bool accumulate = false, int threads = 1) =>
-        Run(transA, false, m, b.N, b.K, a, aOff, lda, b.Data, 0, b.N, b, c, cOff, ldc, accumulate, threads);
+        Run(transA, false, m, b.N, b.K, a, aOff, lda, b.Data, 0, b.N, b, c, cOff, ldc, accumulate, threads, null);
+
+    /// <summary>
+    /// <see cref="SgemmPacked(bool, int, float[], int, int, PackedB, float[], int, int, bool, int)"/> followed by
+    /// <paramref name="epilogue"/> on each output tile while it is in cache (C = act(C·Scale + Shift + Residual),
+    /// Scale/Shift indexed by column, Residual by the same index as C). Only for piecewise-linear activations
+    /// (<see cref="Activation.IsPiecewiseLinear"/>); the arithmetic equals <see cref="Epilogue.Apply"/>'s.
+    /// </summary>
+    public static void SgemmPacked(bool transA, int m, float[] a, int aOff, int lda, PackedB b, float[] c, int cOff, int ldc,
+        Epilogue epilogue, int threads = 1)
+    {
+        if (!Activation.IsPiecewiseLinear(epilogue.Activation)) throw new ArgumentException("The in-GEMM epilogue takes piecewise-linear activations only.", nameof(epilogue));
+        Run(transA, false, m, b.N, b.K, a, aOff, lda, b.Data, 0, b.N, b, c, cOff, ldc, false, threads, epilogue.IsEmpty ? null : epilogue);
+    }
 
     /// <summary>Packs op(B) [k×n] into the micro-kernel's panels: for each KC block of rows, NR-column panels (zero-padded).</summary>
     public static PackedB PackB(bool transB, int k, int n, float[] b, int bOff, int ldb)
@@ -60,12 +73,13 @@ public static unsafe class Gemm
 
     private static void Run(bool transA, bool transB, int m, int n, int k,
         float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, float[] c, int cOff, int ldc,
-        bool accumulate, int threads)
+        bool accumulate, int threads, Epilogue? epi)
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
         {
             if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
+            if (epi is not null) ApplyEpilogue(epi, c, cOff, ldc, m, n, 0);
             return;
         }
         long flops = 2L * m * n * k;
@@ -99,13 +113,13 @@ public static unsafe class Gemm
                 {
                     int i0 = u0 * MR, i1 = Math.Min(m, u1 * MR);
                     int aShift = transA ? i0 : i0 * lda;
-                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, packed, 0, c, cOff + i0 * ldc, ldc, accumulate, nr);
+                    SgemmST(transA, transB, i1 - i0, n, k, a, aOff + aShift, lda, b, bOff, ldb, packed, 0, c, cOff + i0 * ldc, ldc, accumulate, nr, epi);
                 }
                 else
                 {
                     int j0 = u0 * nr, j1 = Math.Min(n, u1 * nr);
                     int bShift = packed is not null ? 0 : transB ? j0 * ldb : j0;
-                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, packed, j0, c, cOff + j0, ldc, accumulate, nr);
+                    SgemmST(transA, transB, m, j1 - j0, k, a, aOff, lda, b, bOff + bShift, ldb, packed, j0, c, cOff + j0, ldc, accumulate, nr, epi, j0);
                 }
             }
         }, 1);
@@ -160,7 +174,8 @@ public static unsafe class Gemm
     /// <summary>Single-threaded blocked GEMM on one slice.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SgemmST(bool transA, bool transB, int m, int n, int k,
-        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, int packedCol0, float[] c, int cOff, int ldc, bool accumulate, int nr)
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, int packedCol0, float[] c, int cOff, int ldc, bool accumulate, int nr,
+        Epilogue? epi = null, int epiCol0 = 0)
     {
         int nc = nr * NCBlocks;
         int packASize = MC * KC;
@@ -175,8 +190,13 @@ public static unsafe class Gemm
         fixed (float* pA = packA)
         fixed (float* pB = packB)
         fixed (float* pT = tile)
+        fixed (float* pScale = epi?.Scale)
+        fixed (float* pShift = epi?.Shift)
+        fixed (float* pRes = epi?.Residual)
         {
             float* A = pa0 + aOff, B = pb0 + bOff, C = pc0 + cOff;
+            var act = epi?.Activation ?? FusedActivation.None;
+            float alpha = epi?.LeakyAlpha ?? 0;
             for (int jc = 0; jc < n; jc += nc)
             {
                 int ncb = Math.Min(nc, n - jc);
@@ -187,6 +207,7 @@ public static unsafe class Gemm
                     if (packed is null) PackB(transB, B, ldb, pc, jc, kc, ncb, pB, nr);
                     else bPanels = B + (long)pc * packed.NPad + (long)(packedCol0 + jc) * kc;
                     bool acc = accumulate || pc > 0;
+                    bool lastK = pc + kc >= k;
                     for (int ic = 0; ic < m; ic += MC)
                     {
                         int mcb = Math.Min(MC, m - ic);
@@ -205,15 +226,23 @@ public static unsafe class Gemm
                                 {
                                     // Edge tiles are stored with masks straight into C.
                                     MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, mrb, nrb, bp, cp, ldc, acc, nr);
-                                    continue;
                                 }
-                                bool full = mrb == MR && nrb == nr;
-                                float* dst = full ? cp : pT;
-                                int ldd = full ? ldc : nr;
-                                bool accd = full && acc;
-                                if (transA) Micro(kc, pA + (long)ir * kc, bp, dst, ldd, accd, nr);
-                                else MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, MR, nr, bp, dst, ldd, accd, nr);
-                                if (!full) CopyTile(pT, nr, cp, ldc, mrb, nrb, acc);
+                                else
+                                {
+                                    bool full = mrb == MR && nrb == nr;
+                                    float* dst = full ? cp : pT;
+                                    int ldd = full ? ldc : nr;
+                                    bool accd = full && acc;
+                                    if (transA) Micro(kc, pA + (long)ir * kc, bp, dst, ldd, accd, nr);
+                                    else MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, MR, nr, bp, dst, ldd, accd, nr);
+                                    if (!full) CopyTile(pT, nr, cp, ldc, mrb, nrb, acc);
+                                }
+                                if (epi is not null && lastK)
+                                {
+                                    int col = epiCol0 + jc + jr;
+                                    TileEpilogue(cp, ldc, mrb, nrb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
+                                        pRes == null ? null : pRes + (cp - pc0), act, alpha);
+                                }
                             }
                         }
                     }
@@ -289,6 +318,62 @@ public static unsafe class Gemm
                     }
                     else for (int p = 0; p < kc; p++) d[p * nr + j] = 0;
                 }
+            }
+        }
+    }
+
+    /// <summary>The epilogue over C[0..m, 0..n] (row stride ldc, from cOff), column scale/shift from <paramref name="col0"/>.</summary>
+    private static void ApplyEpilogue(Epilogue epi, float[] c, int cOff, int ldc, int m, int n, int col0)
+    {
+        fixed (float* pc = c)
+        fixed (float* pScale = epi.Scale)
+        fixed (float* pShift = epi.Shift)
+        fixed (float* pRes = epi.Residual)
+            TileEpilogue(pc + cOff, ldc, m, n, pScale == null ? null : pScale + col0, pShift == null ? null : pShift + col0,
+                pRes == null ? null : pRes + cOff, epi.Activation, epi.LeakyAlpha);
+    }
+
+    /// <summary>
+    /// rows × cols of C (row stride ldc) = act(C·scale + shift + res), scale/shift per column (null: absent), res
+    /// with C's layout (null: absent); the same operations in the same order as <see cref="Epilogue.Apply"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileEpilogue(float* c, int ldc, int rows, int cols, float* scale, float* shift, float* res, FusedActivation act, float alpha)
+    {
+        var va = Vector256.Create(alpha);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = c + (long)r * ldc;
+            float* rr = res == null ? null : res + (long)r * ldc;
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; j <= cols - 8; j += 8)
+                {
+                    var v = Vector256.Load(row + j);
+                    if (scale != null) v *= Vector256.Load(scale + j);
+                    if (shift != null) v += Vector256.Load(shift + j);
+                    if (rr != null) v += Vector256.Load(rr + j);
+                    Activation.Vec(act, v, va).Store(row + j);
+                }
+                if (j < cols && Avx.IsSupported)
+                {
+                    var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols - j)).AsSingle();
+                    var v = Avx.MaskLoad(row + j, mask);
+                    if (scale != null) v *= Avx.MaskLoad(scale + j, mask);
+                    if (shift != null) v += Avx.MaskLoad(shift + j, mask);
+                    if (rr != null) v += Avx.MaskLoad(rr + j, mask);
+                    Avx.MaskStore(row + j, mask, Activation.Vec(act, v, va));
+                    continue;
+                }
+            }
+            for (; j < cols; j++)
+            {
+                float v = row[j];
+                if (scale != null) v *= scale[j];
+                if (shift != null) v += shift[j];
+                if (rr != null) v += rr[j];
+                row[j] = Activation.Scalar(act, v, alpha);
             }
         }
     }
