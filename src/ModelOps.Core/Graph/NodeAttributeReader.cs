@@ -30,20 +30,38 @@ public abstract class NodeAttributeReader
     public bool Bool(string name, bool? defaultValue = null) =>
         Node.Attr.TryGetValue(name, out var v) ? v.B : defaultValue ?? throw MissingAttribute(name);
 
+    /// <summary>
+    /// When true, decoded string and list attributes are kept per reader (the engine's kernel contexts live as
+    /// long as their plan and read the same attributes on every run; the node must not change meanwhile).
+    /// Lists are handed out as copies, so callers may still modify what they get.
+    /// </summary>
+    protected virtual bool CacheAttributes => false;
+
+    private Dictionary<string, object?>? _cache;
+
+    private T? Cached<T>(string name, Func<AttrValue, T?> decode) where T : class
+    {
+        if (!CacheAttributes) return Node.Attr.TryGetValue(name, out var a) ? decode(a) : null;
+        _cache ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (!_cache.TryGetValue(name, out var value))
+            _cache[name] = value = Node.Attr.TryGetValue(name, out var a) ? decode(a) : null;
+        return (T?)value;
+    }
+
     public string String(string name, string? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v.S.Span) : defaultValue ?? throw MissingAttribute(name);
+        Cached(name, v => Encoding.UTF8.GetString(v.S.Span)) ?? defaultValue ?? throw MissingAttribute(name);
 
     public DataType Type(string name, DataType? defaultValue = null) =>
         Node.Attr.TryGetValue(name, out var v) ? v.Type : defaultValue ?? throw MissingAttribute(name);
 
     public long[] Ints(string name, long[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.I.ToArray() : defaultValue ?? throw MissingAttribute(name);
+        (long[]?)Cached(name, v => v.List?.I.ToArray())?.Clone() ?? defaultValue ?? throw MissingAttribute(name);
 
     public float[] Floats(string name, float[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.F.ToArray() : defaultValue ?? throw MissingAttribute(name);
+        (float[]?)Cached(name, v => v.List?.F.ToArray())?.Clone() ?? defaultValue ?? throw MissingAttribute(name);
 
     public string[] Strings(string name, string[]? defaultValue = null) =>
-        Node.Attr.TryGetValue(name, out var v) && v.List is not null ? v.List.S.Select(s => s.ToStringUtf8()).ToArray() : defaultValue ?? throw MissingAttribute(name);
+        (string[]?)Cached(name, v => v.List?.S.Select(s => s.ToStringUtf8()).ToArray())?.Clone() ?? defaultValue ?? throw MissingAttribute(name);
 
     /// <summary>A shape attribute (-1 for unknown dims), or null when absent or of unknown rank.</summary>
     public long[]? Shape(string name) =>

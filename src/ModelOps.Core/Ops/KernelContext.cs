@@ -20,6 +20,9 @@ public sealed class KernelContext : NodeAttributeReader
         Options = options ?? EngineOptions.Default;
     }
 
+    /// <inheritdoc/>
+    protected override bool CacheAttributes => true;
+
     public Tensor[] Inputs { get; }
     public Tensor[] Outputs { get; }
     public EngineOptions Options { get; }
