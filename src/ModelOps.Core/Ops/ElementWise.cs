@@ -47,8 +47,8 @@ public sealed partial class ElementWiseOps : OpFamily
         r.Add("Relu6", GenericUnary<Relu6Op>);
 
         // unary, floating point
-        AddFloat(r, "Exp", (x, y) => TensorPrimitives.Exp(x, y), (x, y) => TensorPrimitives.Exp(x, y));
-        AddFloat(r, "Expm1", (x, y) => Each(x, y, v => (float)(Math.Exp(v) - 1)), (x, y) => Each(x, y, v => Math.Exp(v) - 1));
+        AddFloat(r, "Exp", (x, y) => VecMath.Exp(x, y), (x, y) => TensorPrimitives.Exp(x, y));
+        AddFloat(r, "Expm1", (x, y) => VecMath.Expm1(x, y), (x, y) => Each(x, y, v => Math.Exp(v) - 1));
         AddFloat(r, "Log", (x, y) => TensorPrimitives.Log(x, y), (x, y) => TensorPrimitives.Log(x, y));
         AddFloat(r, "Log1p", (x, y) => Each(x, y, v => (float)Log1p(v)), (x, y) => Each(x, y, Log1p));
         AddFloat(r, "Sqrt", (x, y) => TensorPrimitives.Sqrt(x, y), (x, y) => TensorPrimitives.Sqrt(x, y));
@@ -70,12 +70,12 @@ public sealed partial class ElementWiseOps : OpFamily
         AddFloat(r, "Cosh", (x, y) => TensorPrimitives.Cosh(x, y), (x, y) => TensorPrimitives.Cosh(x, y));
         AddFloat(r, "Erf", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erf(v)), (x, y) => Each(x, y, SpecialFunctions.Erf));
         AddFloat(r, "Erfc", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erfc(v)), (x, y) => Each(x, y, SpecialFunctions.Erfc));
-        AddFloat(r, "Sigmoid", (x, y) => TensorPrimitives.Sigmoid(x, y), (x, y) => Each(x, y, v => 1.0 / (1.0 + Math.Exp(-v))));
-        AddFloat(r, "Tanh", (x, y) => TensorPrimitives.Tanh(x, y), (x, y) => TensorPrimitives.Tanh(x, y));
-        AddFloat(r, "Softplus", (x, y) => Each(x, y, v => (float)Softplus(v)), (x, y) => Each(x, y, Softplus));
+        AddFloat(r, "Sigmoid", (x, y) => VecMath.Sigmoid(x, y), (x, y) => Each(x, y, v => 1.0 / (1.0 + Math.Exp(-v))));
+        AddFloat(r, "Tanh", (x, y) => VecMath.Tanh(x, y), (x, y) => TensorPrimitives.Tanh(x, y));
+        AddFloat(r, "Softplus", (x, y) => VecMath.Softplus(x, y), (x, y) => Each(x, y, Softplus));
         AddFloat(r, "Softsign", (x, y) => Each(x, y, v => v / (1 + MathF.Abs(v))), (x, y) => Each(x, y, v => v / (1 + Math.Abs(v))));
-        AddFloat(r, "Elu", (x, y) => Each(x, y, v => v < 0 ? (float)(Math.Exp(v) - 1) : v), (x, y) => Each(x, y, v => v < 0 ? Math.Exp(v) - 1 : v));
-        AddFloat(r, "Selu", (x, y) => Each(x, y, v => (float)Selu(v)), (x, y) => Each(x, y, Selu));
+        AddFloat(r, "Elu", (x, y) => VecMath.Elu(x, y), (x, y) => Each(x, y, v => v < 0 ? Math.Exp(v) - 1 : v));
+        AddFloat(r, "Selu", (x, y) => VecMath.Selu(x, y), (x, y) => Each(x, y, Selu));
         r.Add("LeakyRelu", ctx =>
         {
             float alpha = ctx.Float("alpha", 0.2f);
@@ -656,9 +656,34 @@ public sealed partial class ElementWiseOps : OpFamily
         int frows = n == 0 ? 0 : XF.Length / n;
         KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
         {
-            for (int r = s; r < e; r++) SoftmaxRow(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
+            for (int r = s; r < e; r++) SoftmaxRowFloat(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
         });
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+    }
+
+    /// <summary>One float row of Softmax / LogSoftmax with the vectorized exp (x and y may be the same span).</summary>
+    internal static void SoftmaxRowFloat(ReadOnlySpan<float> x, Span<float> y, bool log)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        if (log)
+        {
+            // x - max - log(sum(exp(x - max))), the exponentials summed a block at a time
+            Span<float> e = stackalloc float[256];
+            float sum = 0;
+            for (int i = 0; i < y.Length; i += e.Length)
+            {
+                int len = Math.Min(e.Length, y.Length - i);
+                VecMath.Exp(y.Slice(i, len), e[..len]);
+                sum += TensorPrimitives.Sum(e[..len]);
+            }
+            TensorPrimitives.Subtract(y, MathF.Log(sum), y);
+        }
+        else
+        {
+            VecMath.Exp(y, y);
+            TensorPrimitives.Divide(y, TensorPrimitives.Sum(y), y);
+        }
     }
 
     private static void SoftmaxRow<T>(ReadOnlySpan<T> x, Span<T> y, bool log) where T : unmanaged, IFloatingPointIeee754<T>
