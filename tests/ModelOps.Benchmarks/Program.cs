@@ -21,6 +21,7 @@ public static class Program
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
+        if (args.Contains("elementwise")) return ElementWiseBench.Run(args);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
         Console.WriteLine();
         foreach (int size in quick ? new[] { 256 } : new[] { 512, 1024 })
