@@ -440,6 +440,9 @@ public sealed partial class ElementWiseOps : OpFamily
         KernelParallel.For(threads, (int)plan.Rows, plan.Inner, (s, e) => FloatRows<TOp>(a, b, o, plan, s, e), ParallelMinElements);
     }
 
+    /// <summary>Channel vectors shorter than this are tiled into a pattern of this length or more.</summary>
+    private const int PatternMin = 64;
+
     /// <summary>Rows [r0, r1) of out = a op b for float ops with a vector form (the arrays are pinned once for all rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void FloatRows<TOp>(float[] a, float[] b, float[] o, Broadcast plan, int r0, int r1) where TOp : IBin<TOp>
@@ -458,6 +461,22 @@ public sealed partial class ElementWiseOps : OpFamily
                 bool aRep = plan.ARepeats;
                 if ((long)r1 * inner > (aRep ? b : a).Length || inner > (aRep ? a : b).Length)
                     throw new ArgumentOutOfRangeException(nameof(r1), "Rows outside an input.");
+                if (inner < PatternMin)
+                {
+                    // Few channels: tile the vector into a pattern of whole rows at least PatternMin long, and
+                    // walk the tensor in runs of that length (each run starts on a row boundary).
+                    int k = (PatternMin + inner - 1) / inner, plen = k * inner;
+                    float* pat = stackalloc float[plen];
+                    float* rep = aRep ? pa : pb;
+                    for (int j = 0; j < plen; j++) pat[j] = rep[j % inner];
+                    long off = (long)r0 * inner, end = (long)r1 * inner;
+                    for (; off < end; off += plen)
+                    {
+                        int len = (int)Math.Min(plen, end - off);
+                        RowPtr<TOp>(aRep ? pat : pa + off, false, aRep ? pb + off : pat, false, po + off, len);
+                    }
+                    return;
+                }
                 for (int r = r0; r < r1; r++)
                 {
                     long off = (long)r * inner;

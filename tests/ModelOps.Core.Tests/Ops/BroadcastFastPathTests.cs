@@ -83,6 +83,7 @@ public class BroadcastFastPathTests
             yield return [new[] { 2, n }, Array.Empty<int>()];             // tensor op scalar
             yield return [new[] { 1 }, new[] { 3, n }];                    // scalar of shape [1] op tensor
             yield return [new[] { 3, 5, n }, new[] { n }];                 // [..., C] op [C]
+            yield return [new[] { 37, n }, new[] { 1, n }];                // few channels: tiled pattern runs and a partial one
             yield return [new[] { 1, 1, n }, new[] { 4, 3, n }];           // [C] op [..., C]
             yield return [new[] { n, 1 }, new[] { n, 5 }];                 // outer broadcast [N,1] op [N,M]
             yield return [new[] { 4, 9 }, new[] { 4, 1 }];
@@ -146,6 +147,24 @@ public class BroadcastFastPathTests
                 Assert.Same(full.Data, r.Data); // written over the donated input
                 CheckAgainstDefinition(op, copyA, copyB, r);
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(16)]
+    [InlineData(100)]
+    public void LargeChannelBroadcastsSplitOverThreadsMatch(int channels)
+    {
+        // Over 65536 elements the rows are split between threads at arbitrary row boundaries.
+        int rows = 70_000 / channels + 3;
+        var x = K.F(Values(rows * channels, 8), 1, rows, channels);
+        var c = K.F(Values(channels, 9), channels);
+        var two = new EngineOptions { IntraOpThreads = 2 };
+        foreach (var op in Ops)
+        {
+            CheckAgainstDefinition(op, x, c, K.RunWith(op, null, 1, two, x, c)[0]);
+            CheckAgainstDefinition(op, c, x, K.RunWith(op, null, 1, two, c, x)[0]);
         }
     }
 
