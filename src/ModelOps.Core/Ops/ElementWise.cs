@@ -361,7 +361,9 @@ public sealed partial class ElementWiseOps : OpFamily
     /// <summary>Broadcast plans of the last shape pairs this node saw (kept in the node's <see cref="KernelContext.State"/> across runs).</summary>
     private sealed class PlanCache
     {
-        public readonly (int[] A, int[] B, Broadcast Plan)[] Entries = new (int[], int[], Broadcast)[4];
+        public sealed record Entry(int[] A, int[] B, Broadcast Plan);
+
+        public readonly Entry?[] Entries = new Entry?[4];
         public int Next;
     }
 
@@ -370,7 +372,7 @@ public sealed partial class ElementWiseOps : OpFamily
         var cache = ctx.State as PlanCache;
         if (cache is not null)
             foreach (var e in cache.Entries)
-                if (e.Plan is not null && e.A.AsSpan().SequenceEqual(a) && e.B.AsSpan().SequenceEqual(b)) return e.Plan;
+                if (e is not null && e.A.AsSpan().SequenceEqual(a) && e.B.AsSpan().SequenceEqual(b)) return e.Plan;
         var plan = Broadcast.TryCreate(a, b);
         if (plan is null) return null;
         if (cache is null)
@@ -378,7 +380,7 @@ public sealed partial class ElementWiseOps : OpFamily
             if (ctx.State is not null) return plan; // the state belongs to something else
             ctx.State = cache = new PlanCache();
         }
-        cache.Entries[cache.Next] = ((int[])a.Clone(), (int[])b.Clone(), plan);
+        cache.Entries[cache.Next] = new PlanCache.Entry((int[])a.Clone(), (int[])b.Clone(), plan);
         cache.Next = (cache.Next + 1) % cache.Entries.Length;
         return plan;
     }
@@ -406,9 +408,16 @@ public sealed partial class ElementWiseOps : OpFamily
             else FloatRowsParallel<TOp>(threads, Af, Bf, Of, plan);
             return new Tensor(a.DType, plan.OutShape, O);
         }
+        GenericRows<TOp, T>(ctx.Options.IntraOpThreads, A, B, O, plan);
+        return new Tensor(a.DType, plan.OutShape, O);
+    }
+
+    /// <summary>Any dtype and op: row by row through the op's span functions (a method of its own, so the float path allocates no closure).</summary>
+    private static void GenericRows<TOp, T>(int threads, T[] A, T[] B, T[] O, Broadcast plan) where TOp : IBin<TOp> where T : unmanaged, INumber<T>
+    {
         int inner = plan.Inner;
         bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
-        KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
+        KernelParallel.For(threads, (int)plan.Rows, inner, (s, e) =>
         {
             for (int r = s; r < e; r++)
             {
@@ -420,7 +429,6 @@ public sealed partial class ElementWiseOps : OpFamily
                 else d.Fill(TOp.Apply(A[ao], B[bo]));
             }
         }, 65_536);
-        return new Tensor(a.DType, plan.OutShape, O);
     }
 
     private static void FloatRowsParallel<TOp>(int threads, float[] a, float[] b, float[] o, Broadcast plan) where TOp : IBin<TOp>
@@ -766,11 +774,19 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         var X = x.As<T>();
         var Y = ctx.ReuseOrAllocate<T>(x, X.Length);
-        Chunked(ctx, X.Length, 4, (s, n) => TOp.Run<T>(X.AsSpan(s, n), Y.AsSpan(s, n)));
+        if (IsSmall(ctx, X.Length, 4)) TOp.Run<T>(X, Y);
+        else Chunked(ctx, X.Length, 4, (x, y) => TOp.Run<T>(x, y), X, Y);
         return new Tensor(x.DType, x.Shape, Y);
     }
 
-    private static void Chunked(KernelContext ctx, int length, int costPerElement, Action<int, int> body)
+    private const int ChunkMinWork = 65_536;
+
+    /// <summary>True when a unary map of <paramref name="length"/> elements runs on the calling thread (one chunk).</summary>
+    private static bool IsSmall(KernelContext ctx, int length, int costPerElement) =>
+        ctx.Options.IntraOpThreads <= 1 || (long)length * costPerElement < 2 * ChunkMinWork;
+
+    /// <summary>y = f(x) over blocks of the arrays split between threads (called only when not <see cref="IsSmall"/>: it allocates closures).</summary>
+    private static void Chunked<T>(KernelContext ctx, int length, int costPerElement, Map<T> f, T[] x, T[] y)
     {
         const int Block = 16_384;
         int blocks = (length + Block - 1) / Block;
@@ -778,8 +794,8 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             int start = s * Block;
             int end = Math.Min(length, e * Block);
-            body(start, end - start);
-        }, 65_536);
+            f(x.AsSpan(start, end - start), y.AsSpan(start, end - start));
+        }, ChunkMinWork);
     }
 
     private static void AddFloat(KernelRegistry r, string op, Map<float> f, Map<double> d) => AddFloat(r, [op], f, d);
@@ -795,7 +811,8 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             var X = x.As<double>();
             var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
-            Chunked(ctx, X.Length, 16, (s, n) => d(X.AsSpan(s, n), Y.AsSpan(s, n)));
+            if (IsSmall(ctx, X.Length, 16)) d(X, Y);
+            else Chunked(ctx, X.Length, 16, d, X, Y);
             ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
             return;
         }
@@ -804,7 +821,8 @@ public sealed partial class ElementWiseOps : OpFamily
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
         var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
-        Chunked(ctx, XF.Length, 16, (s, n) => f(XF.AsSpan(s, n), YF.AsSpan(s, n)));
+        if (IsSmall(ctx, XF.Length, 16)) f(XF, YF);
+        else Chunked(ctx, XF.Length, 16, f, XF, YF);
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
     }
 
