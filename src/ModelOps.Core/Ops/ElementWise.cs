@@ -431,6 +431,16 @@ public sealed partial class ElementWiseOps : OpFamily
         }, 65_536);
     }
 
+    /// <summary>A new array holding a op b broadcast, single-threaded (for kernels outside a <see cref="KernelContext"/>, e.g. TFLite's).</summary>
+    internal static float[] BroadcastFloat<TOp>(float[] a, int[] aShape, float[] b, int[] bShape) where TOp : IBin<TOp>
+    {
+        var plan = Broadcast.TryCreate(aShape, bShape) ?? throw new ArgumentException("Shapes do not broadcast.");
+        var o = new float[Tensor.ElementCount(plan.OutShape)];
+        if (TOp.HasVec) FloatRows<TOp>(a, b, o, plan, 0, (int)plan.Rows);
+        else GenericRows<TOp, float>(1, a, b, o, plan);
+        return o;
+    }
+
     private static void FloatRowsParallel<TOp>(int threads, float[] a, float[] b, float[] o, Broadcast plan) where TOp : IBin<TOp>
     {
         if (plan.Rows == 1)
