@@ -41,6 +41,7 @@ public static class ElementWiseBench
             for (int i = 0; i < 20; i++) s.Run(feeds, [output]);
             var best = new Dictionary<string, double>();
             var calls = new Dictionary<string, long>();
+            var bytes = new Dictionary<string, double>();
             for (int b = 0; b < Blocks; b++)
             {
                 profile.Reset();
@@ -50,11 +51,12 @@ public static class ElementWiseBench
                     double us = e.TotalMs * 1000 / e.Calls;
                     best[e.Op] = best.TryGetValue(e.Op, out double v) ? Math.Min(v, us) : us;
                     calls[e.Op] = e.Calls / RunsPerBlock;
+                    bytes[e.Op] = (double)e.AllocatedBytes / e.Calls;
                 }
             }
             Console.WriteLine($"{name}");
             foreach (var (op, us) in best.Where(kv => !kv.Key.StartsWith("Max [", StringComparison.Ordinal) && !kv.Key.StartsWith("Reshape", StringComparison.Ordinal) && !kv.Key.StartsWith("ConcatV2", StringComparison.Ordinal)).OrderByDescending(kv => kv.Value))
-                Console.WriteLine($"    {op,-48} {us,9:F1} µs  ({calls[op]} calls/run)");
+                Console.WriteLine($"    {op,-48} {us,9:F1} µs  ({calls[op]} calls/run, {bytes[op],7:F0} B allocated/call)");
         }
         return 0;
     }
