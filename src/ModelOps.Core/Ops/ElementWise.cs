@@ -47,8 +47,8 @@ public sealed partial class ElementWiseOps : OpFamily
         r.Add("Relu6", GenericUnary<Relu6Op>);
 
         // unary, floating point
-        AddFloat(r, "Exp", (x, y) => TensorPrimitives.Exp(x, y), (x, y) => TensorPrimitives.Exp(x, y));
-        AddFloat(r, "Expm1", (x, y) => Each(x, y, v => (float)(Math.Exp(v) - 1)), (x, y) => Each(x, y, v => Math.Exp(v) - 1));
+        AddFloat(r, "Exp", (x, y) => VecMath.Exp(x, y), (x, y) => TensorPrimitives.Exp(x, y));
+        AddFloat(r, "Expm1", (x, y) => VecMath.Expm1(x, y), (x, y) => Each(x, y, v => Math.Exp(v) - 1));
         AddFloat(r, "Log", (x, y) => TensorPrimitives.Log(x, y), (x, y) => TensorPrimitives.Log(x, y));
         AddFloat(r, "Log1p", (x, y) => Each(x, y, v => (float)Log1p(v)), (x, y) => Each(x, y, Log1p));
         AddFloat(r, "Sqrt", (x, y) => TensorPrimitives.Sqrt(x, y), (x, y) => TensorPrimitives.Sqrt(x, y));
@@ -70,12 +70,12 @@ public sealed partial class ElementWiseOps : OpFamily
         AddFloat(r, "Cosh", (x, y) => TensorPrimitives.Cosh(x, y), (x, y) => TensorPrimitives.Cosh(x, y));
         AddFloat(r, "Erf", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erf(v)), (x, y) => Each(x, y, SpecialFunctions.Erf));
         AddFloat(r, "Erfc", (x, y) => Each(x, y, v => (float)SpecialFunctions.Erfc(v)), (x, y) => Each(x, y, SpecialFunctions.Erfc));
-        AddFloat(r, "Sigmoid", (x, y) => TensorPrimitives.Sigmoid(x, y), (x, y) => Each(x, y, v => 1.0 / (1.0 + Math.Exp(-v))));
-        AddFloat(r, "Tanh", (x, y) => TensorPrimitives.Tanh(x, y), (x, y) => TensorPrimitives.Tanh(x, y));
-        AddFloat(r, "Softplus", (x, y) => Each(x, y, v => (float)Softplus(v)), (x, y) => Each(x, y, Softplus));
+        AddFloat(r, "Sigmoid", (x, y) => VecMath.Sigmoid(x, y), (x, y) => Each(x, y, v => 1.0 / (1.0 + Math.Exp(-v))));
+        AddFloat(r, "Tanh", (x, y) => VecMath.Tanh(x, y), (x, y) => TensorPrimitives.Tanh(x, y));
+        AddFloat(r, "Softplus", (x, y) => VecMath.Softplus(x, y), (x, y) => Each(x, y, Softplus));
         AddFloat(r, "Softsign", (x, y) => Each(x, y, v => v / (1 + MathF.Abs(v))), (x, y) => Each(x, y, v => v / (1 + Math.Abs(v))));
-        AddFloat(r, "Elu", (x, y) => Each(x, y, v => v < 0 ? (float)(Math.Exp(v) - 1) : v), (x, y) => Each(x, y, v => v < 0 ? Math.Exp(v) - 1 : v));
-        AddFloat(r, "Selu", (x, y) => Each(x, y, v => (float)Selu(v)), (x, y) => Each(x, y, Selu));
+        AddFloat(r, "Elu", (x, y) => VecMath.Elu(x, y), (x, y) => Each(x, y, v => v < 0 ? Math.Exp(v) - 1 : v));
+        AddFloat(r, "Selu", (x, y) => VecMath.Selu(x, y), (x, y) => Each(x, y, Selu));
         r.Add("LeakyRelu", ctx =>
         {
             float alpha = ctx.Float("alpha", 0.2f);
@@ -243,6 +243,15 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         // TensorFlow's Maximum/Minimum propagate NaN, as do Math.Max and TensorPrimitives.Max.
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => T.Max(a, b);
+        public static bool HasVec => true;
+
+        /// <summary>As <see cref="Apply"/>: a NaN operand wins, and max(+0, −0) = +0 (equal lanes: a AND b).</summary>
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b)
+        {
+            var m = Vector256.ConditionalSelect(Vector256.GreaterThan(a, b), a, b); // b when b is NaN
+            m = Vector256.ConditionalSelect(Vector256.Equals(a, b), a & b, m);
+            return Vector256.ConditionalSelect(Vector256.Equals(a, a), m, a);
+        }
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Max(b, a, d);
@@ -251,6 +260,15 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct MinOp : IBin<MinOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => T.Min(a, b);
+        public static bool HasVec => true;
+
+        /// <summary>As <see cref="Apply"/>: a NaN operand wins, and min(+0, −0) = −0 (equal lanes: a OR b).</summary>
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b)
+        {
+            var m = Vector256.ConditionalSelect(Vector256.LessThan(a, b), a, b);
+            m = Vector256.ConditionalSelect(Vector256.Equals(a, b), a | b, m);
+            return Vector256.ConditionalSelect(Vector256.Equals(a, a), m, a);
+        }
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(a, b, d);
         public static void VS<T>(ReadOnlySpan<T> a, T b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(a, b, d);
         public static void SV<T>(T a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T> => TensorPrimitives.Min(b, a, d);
@@ -279,6 +297,13 @@ public sealed partial class ElementWiseOps : OpFamily
     internal struct SqDiffOp : IBin<SqDiffOp>
     {
         public static T Apply<T>(T a, T b) where T : unmanaged, INumber<T> => (a - b) * (a - b);
+        public static bool HasVec => true;
+
+        public static Vector256<float> Vec(Vector256<float> a, Vector256<float> b)
+        {
+            var d = a - b;
+            return d * d;
+        }
 
         public static void VV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d) where T : unmanaged, INumber<T>
         {
@@ -299,7 +324,7 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         if (a.DType != b.DType)
             throw ctx.Error($"has inputs of different dtypes {a.DType.Name()} and {b.DType.Name()}.");
-        var plan = Broadcast.TryCreate(a.Shape, b.Shape)
+        var plan = CachedPlan(ctx, a.Shape, b.Shape)
             ?? throw ctx.Error($"cannot broadcast shapes {Tensor.FormatShape(a.Shape)} and {Tensor.FormatShape(b.Shape)}.");
         var dtype = a.DType;
         if (TOp.FloatOnly && !dtype.IsFloating())
@@ -333,6 +358,36 @@ public sealed partial class ElementWiseOps : OpFamily
         }
     }
 
+    /// <summary>Broadcast plans of the last shape pairs this node saw (kept in the node's <see cref="KernelContext.State"/> across runs).</summary>
+    private sealed class PlanCache
+    {
+        public sealed record Entry(int[] A, int[] B, Broadcast Plan);
+
+        public readonly Entry?[] Entries = new Entry?[4];
+        public int Next;
+    }
+
+    private static Broadcast? CachedPlan(KernelContext ctx, int[] a, int[] b)
+    {
+        var cache = ctx.State as PlanCache;
+        if (cache is not null)
+            foreach (var e in cache.Entries)
+                if (e is not null && e.A.AsSpan().SequenceEqual(a) && e.B.AsSpan().SequenceEqual(b)) return e.Plan;
+        var plan = Broadcast.TryCreate(a, b);
+        if (plan is null) return null;
+        if (cache is null)
+        {
+            if (ctx.State is not null) return plan; // the state belongs to something else
+            ctx.State = cache = new PlanCache();
+        }
+        cache.Entries[cache.Next] = new PlanCache.Entry((int[])a.Clone(), (int[])b.Clone(), plan);
+        cache.Next = (cache.Next + 1) % cache.Entries.Length;
+        return plan;
+    }
+
+    /// <summary>Elements below which a float op runs on the calling thread.</summary>
+    private const int ParallelMinElements = 65_536;
+
     private static Tensor RunBinary<TOp, T>(KernelContext ctx, Tensor a, Tensor b, Broadcast plan)
         where TOp : IBin<TOp> where T : unmanaged, INumber<T>
     {
@@ -343,20 +398,26 @@ public sealed partial class ElementWiseOps : OpFamily
         var O = (A.Length == count ? ctx.TryReuseInput<T>(a, count) : null)
             ?? (B.Length == count ? ctx.TryReuseInput<T>(b, count) : null)
             ?? ctx.Allocate<T>(count, clear: false);
-        int inner = plan.Inner;
-        bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
-        if (typeof(T) == typeof(float) && TOp.HasVec && plan.Rows > 1 && !aS && !bS
-            && ((plan.ARowMajor && plan.BRepeats) || (plan.ARepeats && plan.BRowMajor)))
+        if (typeof(T) == typeof(float) && TOp.HasVec)
         {
-            // A per-channel vector against a full tensor (bias adds, scales): one pass, no per-row set-up.
             var Af = (float[])(object)A;
             var Bf = (float[])(object)B;
             var Of = (float[])(object)O;
-            bool aRep = plan.ARepeats;
-            KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) => RowBroadcast<TOp>(Af, Bf, Of, inner, aRep, s, e), 65_536);
+            int threads = count < ParallelMinElements ? 1 : ctx.Options.IntraOpThreads;
+            if (threads <= 1) FloatRows<TOp>(Af, Bf, Of, plan, 0, (int)plan.Rows);
+            else FloatRowsParallel<TOp>(threads, Af, Bf, Of, plan);
             return new Tensor(a.DType, plan.OutShape, O);
         }
-        KernelParallel.For(ctx.Options.IntraOpThreads, (int)plan.Rows, inner, (s, e) =>
+        GenericRows<TOp, T>(ctx.Options.IntraOpThreads, A, B, O, plan);
+        return new Tensor(a.DType, plan.OutShape, O);
+    }
+
+    /// <summary>Any dtype and op: row by row through the op's span functions (a method of its own, so the float path allocates no closure).</summary>
+    private static void GenericRows<TOp, T>(int threads, T[] A, T[] B, T[] O, Broadcast plan) where TOp : IBin<TOp> where T : unmanaged, INumber<T>
+    {
+        int inner = plan.Inner;
+        bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+        KernelParallel.For(threads, (int)plan.Rows, inner, (s, e) =>
         {
             for (int r = s; r < e; r++)
             {
@@ -368,29 +429,168 @@ public sealed partial class ElementWiseOps : OpFamily
                 else d.Fill(TOp.Apply(A[ao], B[bo]));
             }
         }, 65_536);
-        return new Tensor(a.DType, plan.OutShape, O);
     }
 
-    /// <summary>Rows [r0, r1) of out = a op b where one operand is a single row repeated and the other is row-major.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void RowBroadcast<TOp>(float[] a, float[] b, float[] o, int inner, bool aRepeats, int r0, int r1) where TOp : IBin<TOp>
+    /// <summary>A new array holding a op b broadcast, single-threaded (for kernels outside a <see cref="KernelContext"/>, e.g. TFLite's).</summary>
+    internal static float[] BroadcastFloat<TOp>(float[] a, int[] aShape, float[] b, int[] bShape) where TOp : IBin<TOp>
     {
-        int vecEnd = Vector256.IsHardwareAccelerated ? inner / 8 * 8 : 0;
-        fixed (float* pa0 = a)
-        fixed (float* pb0 = b)
-        fixed (float* po0 = o)
+        var plan = Broadcast.TryCreate(aShape, bShape) ?? throw new ArgumentException("Shapes do not broadcast.");
+        var o = new float[Tensor.ElementCount(plan.OutShape)];
+        if (TOp.HasVec) FloatRows<TOp>(a, b, o, plan, 0, (int)plan.Rows);
+        else GenericRows<TOp, float>(1, a, b, o, plan);
+        return o;
+    }
+
+    private static void FloatRowsParallel<TOp>(int threads, float[] a, float[] b, float[] o, Broadcast plan) where TOp : IBin<TOp>
+    {
+        if (plan.Rows == 1)
         {
+            // One long row: split it.
+            int n = plan.Inner;
+            bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+            KernelParallel.For(threads, (n + 8191) / 8192, 8192, (s, e) =>
+            {
+                int start = s * 8192, len = Math.Min(n, e * 8192) - start;
+                FloatRow<TOp>(a, aS ? 0 : start, aS, b, bS ? 0 : start, bS, o, start, len);
+            }, ParallelMinElements);
+            return;
+        }
+        KernelParallel.For(threads, (int)plan.Rows, plan.Inner, (s, e) => FloatRows<TOp>(a, b, o, plan, s, e), ParallelMinElements);
+    }
+
+    /// <summary>Channel vectors shorter than this are tiled into a pattern of this length or more.</summary>
+    private const int PatternMin = 64;
+
+    /// <summary>Rows [r0, r1) of out = a op b for float ops with a vector form (the arrays are pinned once for all rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void FloatRows<TOp>(float[] a, float[] b, float[] o, Broadcast plan, int r0, int r1) where TOp : IBin<TOp>
+    {
+        int inner = plan.Inner;
+        if (r1 <= r0 || inner == 0) return;
+        if ((long)r1 * inner > o.Length) throw new ArgumentOutOfRangeException(nameof(r1), "Rows outside the output.");
+        bool aS = plan.AInnerScalar, bS = plan.BInnerScalar;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* po = o)
+        {
+            if (!aS && !bS && ((plan.ARowMajor && plan.BRepeats) || (plan.ARepeats && plan.BRowMajor)))
+            {
+                // A per-channel vector against a full tensor (bias adds, scales, PReLU slopes): no per-row set-up.
+                bool aRep = plan.ARepeats;
+                if ((long)r1 * inner > (aRep ? b : a).Length || inner > (aRep ? a : b).Length)
+                    throw new ArgumentOutOfRangeException(nameof(r1), "Rows outside an input.");
+                if (inner < PatternMin)
+                {
+                    // Few channels: tile the vector into a pattern of whole rows at least PatternMin long, and
+                    // walk the tensor in runs of that length (each run starts on a row boundary).
+                    int k = (PatternMin + inner - 1) / inner, plen = k * inner;
+                    float* pat = stackalloc float[plen];
+                    float* rep = aRep ? pa : pb;
+                    for (int j = 0; j < plen; j++) pat[j] = rep[j % inner];
+                    long off = (long)r0 * inner, end = (long)r1 * inner;
+                    for (; off < end; off += plen)
+                    {
+                        int len = (int)Math.Min(plen, end - off);
+                        RowPtr<TOp>(aRep ? pat : pa + off, false, aRep ? pb + off : pat, false, po + off, len);
+                    }
+                    return;
+                }
+                for (int r = r0; r < r1; r++)
+                {
+                    long off = (long)r * inner;
+                    RowPtr<TOp>(aRep ? pa : pa + off, false, aRep ? pb + off : pb, false, po + off, inner);
+                }
+                return;
+            }
             for (int r = r0; r < r1; r++)
             {
-                long off = (long)r * inner;
-                float* pa = aRepeats ? pa0 : pa0 + off;
-                float* pb = aRepeats ? pb0 + off : pb0;
-                float* po = po0 + off;
-                int j = 0;
-                for (; j < vecEnd; j += 8) TOp.Vec(Vector256.Load(pa + j), Vector256.Load(pb + j)).Store(po + j);
-                for (; j < inner; j++) po[j] = TOp.Apply(pa[j], pb[j]);
+                plan.Offsets(r, out long ao, out long bo);
+                if ((aS ? ao + 1 : ao + inner) > a.Length || (bS ? bo + 1 : bo + inner) > b.Length)
+                    throw new ArgumentOutOfRangeException(nameof(r1), "Rows outside an input.");
+                RowPtr<TOp>(pa + ao, aS, pb + bo, bS, po + (long)r * inner, inner);
             }
         }
+    }
+
+    /// <summary>
+    /// o[oOff + i] = a[aOff + i] op b[bOff + i] for i in [0, n), where an operand flagged scalar is the single
+    /// element at its offset. o may be a or b (same offsets) for in-place use.
+    /// </summary>
+    internal static unsafe void FloatRow<TOp>(float[] a, int aOff, bool aScalar, float[] b, int bOff, bool bScalar, float[] o, int oOff, int n) where TOp : IBin<TOp>
+    {
+        if (n <= 0) return;
+        if ((uint)oOff + (ulong)(uint)n > (uint)o.Length
+            || (aScalar ? (uint)aOff >= (uint)a.Length : (uint)aOff + (ulong)(uint)n > (uint)a.Length)
+            || (bScalar ? (uint)bOff >= (uint)b.Length : (uint)bOff + (ulong)(uint)n > (uint)b.Length))
+            throw new ArgumentOutOfRangeException(nameof(n), "Row outside its array.");
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* po = o)
+            RowPtr<TOp>(pa + aOff, aScalar, pb + bOff, bScalar, po + oOff, n);
+    }
+
+    /// <summary>po[i] = pa[i] op pb[i] for i in [0, n) (a scalar operand is *p); po may equal pa or pb.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void RowPtr<TOp>(float* pa, bool aScalar, float* pb, bool bScalar, float* po, int n) where TOp : IBin<TOp>
+    {
+        int i = 0;
+        if (aScalar && bScalar)
+        {
+            float v = TOp.Apply(*pa, *pb);
+            for (; i < n; i++) po[i] = v;
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            if (!aScalar && !bScalar)
+            {
+                for (; i <= n - 32; i += 32)
+                {
+                    var v0 = TOp.Vec(Vector256.Load(pa + i), Vector256.Load(pb + i));
+                    var v1 = TOp.Vec(Vector256.Load(pa + i + 8), Vector256.Load(pb + i + 8));
+                    var v2 = TOp.Vec(Vector256.Load(pa + i + 16), Vector256.Load(pb + i + 16));
+                    var v3 = TOp.Vec(Vector256.Load(pa + i + 24), Vector256.Load(pb + i + 24));
+                    v0.Store(po + i);
+                    v1.Store(po + i + 8);
+                    v2.Store(po + i + 16);
+                    v3.Store(po + i + 24);
+                }
+                for (; i <= n - 8; i += 8) TOp.Vec(Vector256.Load(pa + i), Vector256.Load(pb + i)).Store(po + i);
+            }
+            else if (bScalar)
+            {
+                var vb = Vector256.Create(*pb);
+                for (; i <= n - 32; i += 32)
+                {
+                    var v0 = TOp.Vec(Vector256.Load(pa + i), vb);
+                    var v1 = TOp.Vec(Vector256.Load(pa + i + 8), vb);
+                    var v2 = TOp.Vec(Vector256.Load(pa + i + 16), vb);
+                    var v3 = TOp.Vec(Vector256.Load(pa + i + 24), vb);
+                    v0.Store(po + i);
+                    v1.Store(po + i + 8);
+                    v2.Store(po + i + 16);
+                    v3.Store(po + i + 24);
+                }
+                for (; i <= n - 8; i += 8) TOp.Vec(Vector256.Load(pa + i), vb).Store(po + i);
+            }
+            else
+            {
+                var va = Vector256.Create(*pa);
+                for (; i <= n - 32; i += 32)
+                {
+                    var v0 = TOp.Vec(va, Vector256.Load(pb + i));
+                    var v1 = TOp.Vec(va, Vector256.Load(pb + i + 8));
+                    var v2 = TOp.Vec(va, Vector256.Load(pb + i + 16));
+                    var v3 = TOp.Vec(va, Vector256.Load(pb + i + 24));
+                    v0.Store(po + i);
+                    v1.Store(po + i + 8);
+                    v2.Store(po + i + 16);
+                    v3.Store(po + i + 24);
+                }
+                for (; i <= n - 8; i += 8) TOp.Vec(va, Vector256.Load(pb + i)).Store(po + i);
+            }
+        }
+        for (; i < n; i++) po[i] = TOp.Apply(aScalar ? *pa : pa[i], bScalar ? *pb : pb[i]);
     }
 
     private static void BiasAdd(KernelContext ctx)
@@ -412,16 +612,53 @@ public sealed partial class ElementWiseOps : OpFamily
     private static void AddN(KernelContext ctx)
     {
         if (ctx.Inputs.Length == 0) throw ctx.Error("needs at least one input.");
-        var acc = ctx.Input(0);
+        var first = ctx.Input(0);
         for (int i = 1; i < ctx.Inputs.Length; i++)
         {
-            if (!ctx.Inputs[i].Shape.AsSpan().SequenceEqual(acc.Shape))
-                throw ctx.Error($"has inputs of different shapes {Tensor.FormatShape(acc.Shape)} and {Tensor.FormatShape(ctx.Inputs[i].Shape)}.");
+            if (!ctx.Inputs[i].Shape.AsSpan().SequenceEqual(first.Shape))
+                throw ctx.Error($"has inputs of different shapes {Tensor.FormatShape(first.Shape)} and {Tensor.FormatShape(ctx.Inputs[i].Shape)}.");
+            if (ctx.Inputs[i].DType != first.DType)
+                throw ctx.Error($"has inputs of different dtypes {first.DType.Name()} and {ctx.Inputs[i].DType.Name()}.");
+        }
+        if (first.DType == DataType.DtFloat && ctx.Inputs.Length > 2)
+        {
+            ctx.SetOutput(0, AddNFloat(ctx));
+            return;
+        }
+        var acc = first;
+        for (int i = 1; i < ctx.Inputs.Length; i++)
+        {
             var prev = acc;
             acc = BinaryTensor<AddOp>(ctx, acc, ctx.Inputs[i]);
             if (i > 1 && !ReferenceEquals(prev.Data, acc.Data)) ctx.ReturnScratch(prev.Data); // a partial sum of this kernel
         }
         ctx.SetOutput(0, acc);
+    }
+
+    /// <summary>
+    /// float AddN of three or more inputs in one pass over the output, a cache-sized block at a time, adding in
+    /// input order (the same sums as the pairwise chain). The output may reuse input 0 or 1 (each is read at a
+    /// block before that block is written); a later input is read after the block is written, so never.
+    /// </summary>
+    private static Tensor AddNFloat(KernelContext ctx)
+    {
+        var inputs = ctx.Inputs;
+        var arrays = new float[inputs.Length][];
+        for (int i = 0; i < inputs.Length; i++) arrays[i] = inputs[i].As<float>();
+        int n = arrays[0].Length;
+        var o = ctx.TryReuseInput<float>(inputs[0], n) ?? ctx.TryReuseInput<float>(inputs[1], n) ?? ctx.Allocate<float>(n, clear: false);
+        const int Block = 4096;
+        int blocks = (n + Block - 1) / Block;
+        KernelParallel.For(n < ParallelMinElements ? 1 : ctx.Options.IntraOpThreads, blocks, (long)Block * arrays.Length, (s, e) =>
+        {
+            for (int blk = s; blk < e; blk++)
+            {
+                int off = blk * Block, len = Math.Min(Block, n - off);
+                FloatRow<AddOp>(arrays[0], off, false, arrays[1], off, false, o, off, len);
+                for (int k = 2; k < arrays.Length; k++) FloatRow<AddOp>(o, off, false, arrays[k], off, false, o, off, len);
+            }
+        }, ParallelMinElements);
+        return new Tensor(DataType.DtFloat, inputs[0].Shape, o);
     }
 
     private static void ClipByValue(KernelContext ctx)
@@ -547,11 +784,19 @@ public sealed partial class ElementWiseOps : OpFamily
     {
         var X = x.As<T>();
         var Y = ctx.ReuseOrAllocate<T>(x, X.Length);
-        Chunked(ctx, X.Length, 4, (s, n) => TOp.Run<T>(X.AsSpan(s, n), Y.AsSpan(s, n)));
+        if (IsSmall(ctx, X.Length, 4)) TOp.Run<T>(X, Y);
+        else Chunked(ctx, X.Length, 4, (x, y) => TOp.Run<T>(x, y), X, Y);
         return new Tensor(x.DType, x.Shape, Y);
     }
 
-    private static void Chunked(KernelContext ctx, int length, int costPerElement, Action<int, int> body)
+    private const int ChunkMinWork = 65_536;
+
+    /// <summary>True when a unary map of <paramref name="length"/> elements runs on the calling thread (one chunk).</summary>
+    private static bool IsSmall(KernelContext ctx, int length, int costPerElement) =>
+        ctx.Options.IntraOpThreads <= 1 || (long)length * costPerElement < 2 * ChunkMinWork;
+
+    /// <summary>y = f(x) over blocks of the arrays split between threads (called only when not <see cref="IsSmall"/>: it allocates closures).</summary>
+    private static void Chunked<T>(KernelContext ctx, int length, int costPerElement, Map<T> f, T[] x, T[] y)
     {
         const int Block = 16_384;
         int blocks = (length + Block - 1) / Block;
@@ -559,8 +804,8 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             int start = s * Block;
             int end = Math.Min(length, e * Block);
-            body(start, end - start);
-        }, 65_536);
+            f(x.AsSpan(start, end - start), y.AsSpan(start, end - start));
+        }, ChunkMinWork);
     }
 
     private static void AddFloat(KernelRegistry r, string op, Map<float> f, Map<double> d) => AddFloat(r, [op], f, d);
@@ -576,7 +821,8 @@ public sealed partial class ElementWiseOps : OpFamily
         {
             var X = x.As<double>();
             var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
-            Chunked(ctx, X.Length, 16, (s, n) => d(X.AsSpan(s, n), Y.AsSpan(s, n)));
+            if (IsSmall(ctx, X.Length, 16)) d(X, Y);
+            else Chunked(ctx, X.Length, 16, d, X, Y);
             ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
             return;
         }
@@ -585,7 +831,8 @@ public sealed partial class ElementWiseOps : OpFamily
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
         var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
-        Chunked(ctx, XF.Length, 16, (s, n) => f(XF.AsSpan(s, n), YF.AsSpan(s, n)));
+        if (IsSmall(ctx, XF.Length, 16)) f(XF, YF);
+        else Chunked(ctx, XF.Length, 16, f, XF, YF);
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
     }
 
@@ -656,9 +903,34 @@ public sealed partial class ElementWiseOps : OpFamily
         int frows = n == 0 ? 0 : XF.Length / n;
         KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
         {
-            for (int r = s; r < e; r++) SoftmaxRow(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
+            for (int r = s; r < e; r++) SoftmaxRowFloat(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
         });
         ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+    }
+
+    /// <summary>One float row of Softmax / LogSoftmax with the vectorized exp (x and y may be the same span).</summary>
+    internal static void SoftmaxRowFloat(ReadOnlySpan<float> x, Span<float> y, bool log)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        if (log)
+        {
+            // x - max - log(sum(exp(x - max))), the exponentials summed a block at a time
+            Span<float> e = stackalloc float[256];
+            float sum = 0;
+            for (int i = 0; i < y.Length; i += e.Length)
+            {
+                int len = Math.Min(e.Length, y.Length - i);
+                VecMath.Exp(y.Slice(i, len), e[..len]);
+                sum += TensorPrimitives.Sum(e[..len]);
+            }
+            TensorPrimitives.Subtract(y, MathF.Log(sum), y);
+        }
+        else
+        {
+            VecMath.Exp(y, y);
+            TensorPrimitives.Divide(y, TensorPrimitives.Sum(y), y);
+        }
     }
 
     private static void SoftmaxRow<T>(ReadOnlySpan<T> x, Span<T> y, bool log) where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using System.Numerics.Tensors;
 
 namespace ModelOps.Core.Runtime.Kernels;
 
@@ -44,18 +43,10 @@ public static class Activation
             case FusedActivation.Relu: Relu(x, x); break;
             case FusedActivation.Relu6: Relu6(x, x); break;
             case FusedActivation.LeakyRelu: LeakyRelu(x, x, leakyAlpha); break;
-            case FusedActivation.Sigmoid: TensorPrimitives.Sigmoid(x, x); break;
-            case FusedActivation.Tanh: TensorPrimitives.Tanh(x, x); break;
-            case FusedActivation.Elu:
-                for (int i = 0; i < x.Length; i++) if (x[i] < 0) x[i] = (float)(Math.Exp(x[i]) - 1);
-                break;
-            case FusedActivation.GeluApproximate:
-                for (int i = 0; i < x.Length; i++)
-                {
-                    double v = x[i];
-                    x[i] = (float)(0.5 * v * (1 + Math.Tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
-                }
-                break;
+            case FusedActivation.Sigmoid: VecMath.Sigmoid(x, x); break;
+            case FusedActivation.Tanh: VecMath.Tanh(x, x); break;
+            case FusedActivation.Elu: VecMath.Elu(x, x); break;
+            case FusedActivation.GeluApproximate: VecMath.GeluTanh(x, x); break;
             case FusedActivation.GeluExact:
                 for (int i = 0; i < x.Length; i++)
                 {
@@ -75,6 +66,7 @@ public static class Activation
     /// <summary>True for the activations <see cref="Vec"/> and <see cref="Scalar"/> compute (piecewise linear).</summary>
     public static bool IsPiecewiseLinear(FusedActivation act) =>
         act is FusedActivation.None or FusedActivation.Relu or FusedActivation.Relu6 or FusedActivation.LeakyRelu;
+
 
     /// <summary>y = act(x) for a piecewise-linear activation, one vectorized pass (x and y may be the same span).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

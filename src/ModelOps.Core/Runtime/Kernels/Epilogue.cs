@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Numerics.Tensors;
 
 namespace ModelOps.Core.Runtime.Kernels;
 
@@ -24,28 +23,20 @@ public sealed class Epilogue
     public void Apply(float[] c, int cOff, int row0, int row1, int cols)
     {
         if (IsEmpty) return;
-        if (Kernels.Activation.IsPiecewiseLinear(Activation))
-        {
+        bool linear = Kernels.Activation.IsPiecewiseLinear(Activation);
+        // One vectorized pass per row for scale, shift, residual and a piecewise-linear activation; a
+        // transcendental activation then runs over the whole (contiguous) block of rows at once.
+        if (linear || Scale is not null || Shift is not null || Residual is not null)
             for (int r = row0; r < row1; r++)
-                FusedRow(c.AsSpan(cOff + r * cols, cols), Residual is null ? default : Residual.AsSpan(cOff + r * cols, cols));
-            return;
-        }
-        for (int r = row0; r < row1; r++)
-        {
-            var row = c.AsSpan(cOff + r * cols, cols);
-            if (Scale is not null) TensorPrimitives.Multiply(row, Scale, row);
-            if (Shift is not null) TensorPrimitives.Add(row, Shift, row);
-            if (Residual is not null) TensorPrimitives.Add(row, Residual.AsSpan(cOff + r * cols, cols), row);
-            Kernels.Activation.Apply(Activation, row, LeakyAlpha);
-        }
+                FusedRow(c.AsSpan(cOff + r * cols, cols), Residual is null ? default : Residual.AsSpan(cOff + r * cols, cols), linear ? Activation : FusedActivation.None);
+        if (!linear) Kernels.Activation.Apply(Activation, c.AsSpan(cOff + row0 * cols, (row1 - row0) * cols), LeakyAlpha);
     }
 
     /// <summary>row = act(row·Scale + Shift + residual) in one vectorized pass (piecewise-linear activations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void FusedRow(Span<float> row, ReadOnlySpan<float> residual)
+    private unsafe void FusedRow(Span<float> row, ReadOnlySpan<float> residual, FusedActivation act)
     {
         int n = row.Length, i = 0;
-        var act = Activation;
         float alpha = LeakyAlpha;
         bool hasScale = Scale is not null, hasShift = Shift is not null, hasRes = Residual is not null;
         if ((hasScale && Scale!.Length < n) || (hasShift && Shift!.Length < n)) throw new ArgumentException("Epilogue vectors are shorter than the row.");

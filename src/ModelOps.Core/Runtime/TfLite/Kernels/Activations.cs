@@ -1,5 +1,6 @@
 using ModelOps.Core.Formats.TfLite.Schema;
 using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime.Kernels;
 using Tensor = ModelOps.Core.Tensors.Tensor;
 
 namespace ModelOps.Core.Runtime.TfLite.Kernels;
@@ -10,8 +11,9 @@ internal static class Activations
     public static void Register(Dictionary<BuiltinOperator, TfLiteKernel> r)
     {
         r[BuiltinOperator.SOFTMAX] = Softmax;
-        r[BuiltinOperator.LOGISTIC] = ctx => Lut(ctx, x => 1.0f / (1.0f + MathF.Exp(-x)));
-        r[BuiltinOperator.TANH] = ctx => Lut(ctx, MathF.Tanh);
+        // float tensors use the vectorized functions; the int8/uint8 tables keep TFLite's own float arithmetic.
+        r[BuiltinOperator.LOGISTIC] = ctx => Lut(ctx, x => 1.0f / (1.0f + MathF.Exp(-x)), VecMath.Sigmoid);
+        r[BuiltinOperator.TANH] = ctx => Lut(ctx, MathF.Tanh, VecMath.Tanh);
         r[BuiltinOperator.RELU] = ctx => Clamp(ctx, 0f, float.PositiveInfinity);
         r[BuiltinOperator.RELU6] = ctx => Clamp(ctx, 0f, 6f);
         r[BuiltinOperator.RELU_N1_TO_1] = ctx => Clamp(ctx, -1f, 1f);
@@ -31,12 +33,15 @@ internal static class Activations
             var y = new float[x.Length];
             for (int r = 0; r < rows; r++)
             {
-                int o = r * last;
+                var xr = x.AsSpan(r * last, last);
+                var yr = y.AsSpan(r * last, last);
                 float max = float.NegativeInfinity;
-                for (int j = 0; j < last; j++) max = Math.Max(max, x[o + j]);
+                foreach (float v in xr) max = Math.Max(max, v);
+                for (int j = 0; j < last; j++) yr[j] = (xr[j] - max) * beta;
+                VecMath.Exp(yr, yr);
                 float sum = 0;
-                for (int j = 0; j < last; j++) sum += y[o + j] = MathF.Exp((x[o + j] - max) * beta);
-                for (int j = 0; j < last; j++) y[o + j] /= sum;
+                foreach (float v in yr) sum += v;
+                for (int j = 0; j < last; j++) yr[j] /= sum;
             }
             ctx.SetOutput(0, new Tensor(DataType.DtFloat, input.Shape, y));
             return;
@@ -71,14 +76,23 @@ internal static class Activations
         ctx.SetOutput(0, Ints.ToTensor(res, outType, input.Shape));
     }
 
-    /// <summary>Float: f(x). int8/uint8: TFLite's 256-entry lookup table built in float from the quantization.</summary>
-    private static void Lut(OpContext ctx, Func<float, float> f)
+    private delegate void FloatMap(ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>Float: f(x) (or <paramref name="vec"/> over the span when given). int8/uint8: TFLite's 256-entry lookup table built in float from the quantization.</summary>
+    private static void Lut(OpContext ctx, Func<float, float> f, FloatMap? vec = null)
     {
         var input = ctx.Input(0);
         if (input.DType == DataType.DtFloat)
         {
             var x = Ints.Floats(input);
-            ctx.SetOutput(0, new Tensor(DataType.DtFloat, input.Shape, x.Select(f).ToArray()));
+            float[] y;
+            if (vec is null) y = x.Select(f).ToArray();
+            else
+            {
+                y = new float[x.Length];
+                vec(x, y);
+            }
+            ctx.SetOutput(0, new Tensor(DataType.DtFloat, input.Shape, y));
             return;
         }
         if (input.DType is not (DataType.DtInt8 or DataType.DtUint8)) throw ctx.UnsupportedType(input);

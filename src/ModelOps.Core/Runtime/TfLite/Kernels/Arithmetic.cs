@@ -1,5 +1,7 @@
 using ModelOps.Core.Formats.TfLite.Schema;
+using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime.Kernels;
 using Tensor = ModelOps.Core.Tensors.Tensor;
 
 namespace ModelOps.Core.Runtime.TfLite.Kernels;
@@ -23,6 +25,33 @@ internal static class Arithmetic
         var a = ctx.Input(0);
         var b = ctx.Input(1);
         var shape = Broadcast.Shape(ctx, a.Shape, b.Shape);
+        if (a.DType == DataType.DtFloat && b.DType == DataType.DtFloat)
+        {
+            // The engine's vectorized broadcasting kernels (same IEEE arithmetic, no per-element index arrays).
+            var x = Ints.Floats(a);
+            var y = Ints.Floats(b);
+            var r = op switch
+            {
+                '+' => ElementWiseOps.BroadcastFloat<ElementWiseOps.AddOp>(x, a.Shape, y, b.Shape),
+                '-' => ElementWiseOps.BroadcastFloat<ElementWiseOps.SubOp>(x, a.Shape, y, b.Shape),
+                '*' => ElementWiseOps.BroadcastFloat<ElementWiseOps.MulOp>(x, a.Shape, y, b.Shape),
+                '/' => ElementWiseOps.BroadcastFloat<ElementWiseOps.DivOp>(x, a.Shape, y, b.Shape),
+                'M' => ElementWiseOps.BroadcastFloat<ElementWiseOps.MaxOp>(x, a.Shape, y, b.Shape),
+                'm' => ElementWiseOps.BroadcastFloat<ElementWiseOps.MinOp>(x, a.Shape, y, b.Shape),
+                _ => ElementWiseOps.BroadcastFloat<ElementWiseOps.SqDiffOp>(x, a.Shape, y, b.Shape),
+            };
+            switch (act)
+            {
+                case ActivationFunctionType.NONE: break;
+                case ActivationFunctionType.RELU: Activation.Relu(r, r); break;
+                case ActivationFunctionType.RELU6: Activation.Relu6(r, r); break;
+                default:
+                    for (int i = 0; i < r.Length; i++) r[i] = QuantMath.ApplyActivation(r[i], act);
+                    break;
+            }
+            ctx.SetOutput(0, new Tensor(DataType.DtFloat, shape, r));
+            return;
+        }
         bool same = Broadcast.Same(a.Shape, shape) && Broadcast.Same(b.Shape, shape);
         int[]? ia = same ? null : Broadcast.Indices(a.Shape, shape);
         int[]? ib = same ? null : Broadcast.Indices(b.Shape, shape);

@@ -1,0 +1,56 @@
+using ModelOps.Core.Runtime.Kernels;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Runtime;
+
+/// <summary>Fused epilogues: act(x·scale + shift + residual) per row, every activation, against double precision.</summary>
+public class EpilogueTests
+{
+    private static double Act(FusedActivation act, double v, double alpha) => act switch
+    {
+        FusedActivation.None => v,
+        FusedActivation.Relu => Math.Max(v, 0),
+        FusedActivation.Relu6 => Math.Clamp(v, 0, 6),
+        FusedActivation.LeakyRelu => v < 0 ? v * alpha : v,
+        FusedActivation.Sigmoid => 1 / (1 + Math.Exp(-v)),
+        FusedActivation.Tanh => Math.Tanh(v),
+        FusedActivation.Elu => v < 0 ? Math.Exp(v) - 1 : v,
+        FusedActivation.GeluApproximate => 0.5 * v * (1 + Math.Tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
+        FusedActivation.GeluExact => 0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2))),
+        _ => throw new ArgumentException(act.ToString()),
+    };
+
+    [Theory]
+    [InlineData(7, 3)]
+    [InlineData(5, 16)]
+    [InlineData(3, 37)]
+    public void EveryActivationWithScaleShiftAndResidual(int rows, int cols)
+    {
+        var rng = new Random(rows * 100 + cols);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 8 - 4)).ToArray();
+        var scale = R(cols);
+        var shift = R(cols);
+        var residual = R(rows * cols);
+        foreach (var act in Enum.GetValues<FusedActivation>())
+            foreach (bool full in new[] { true, false })
+            {
+                var c = R(rows * cols);
+                var input = (float[])c.Clone();
+                var e = full
+                    ? new Epilogue { Scale = scale, Shift = shift, Residual = residual, Activation = act, LeakyAlpha = 0.1f }
+                    : new Epilogue { Activation = act, LeakyAlpha = 0.1f };
+                // Rows in two calls, as the convolution kernels apply them per block of rows.
+                e.Apply(c, 0, 0, rows / 2, cols);
+                e.Apply(c, 0, rows / 2, rows, cols);
+                for (int i = 0; i < c.Length; i++)
+                {
+                    // The pre-activation sum is rounded to float as the kernel does; the activation is compared in double.
+                    float pre = input[i];
+                    if (full) pre = pre * scale[i % cols] + shift[i % cols] + residual[i];
+                    double expected = Act(act, pre, 0.1f);
+                    double err = Math.Abs(c[i] - expected);
+                    Assert.True(err <= 1e-6 * Math.Max(1, Math.Abs(expected)), $"{act} full={full} [{i}]: {c[i]:R}, expected {expected:R}");
+                }
+            }
+    }
+}
