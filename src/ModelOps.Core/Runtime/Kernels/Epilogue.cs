@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelOps.Core.Runtime.Kernels;
 
@@ -19,51 +20,66 @@ public sealed class Epilogue
     public bool IsEmpty => Scale is null && Shift is null && Residual is null && Activation == FusedActivation.None;
 
     /// <summary>Applies the epilogue to rows [row0, row1) of a row-major [rows × cols] buffer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Apply(float[] c, int cOff, int row0, int row1, int cols)
+    public unsafe void Apply(float[] c, int cOff, int row0, int row1, int cols)
     {
-        if (IsEmpty) return;
+        if (IsEmpty || row1 <= row0 || cols <= 0) return;
         bool linear = Kernels.Activation.IsPiecewiseLinear(Activation);
-        // One vectorized pass per row for scale, shift, residual and a piecewise-linear activation; a
-        // transcendental activation then runs over the whole (contiguous) block of rows at once.
+        long start = cOff + (long)row0 * cols, end = cOff + (long)row1 * cols;
+        if (start < 0 || end > c.Length || (Residual is not null && end > Residual.Length) || (Scale is not null && Scale.Length < cols) || (Shift is not null && Shift.Length < cols))
+            throw new ArgumentException("The epilogue's rows, vectors or residual do not fit the buffer.");
+        // One vectorized pass over the block for scale, shift, residual and a piecewise-linear activation; a
+        // transcendental activation then runs over the whole (contiguous) block at once.
         if (linear || Scale is not null || Shift is not null || Residual is not null)
-            for (int r = row0; r < row1; r++)
-                FusedRow(c.AsSpan(cOff + r * cols, cols), Residual is null ? default : Residual.AsSpan(cOff + r * cols, cols), linear ? Activation : FusedActivation.None);
-        if (!linear) Kernels.Activation.Apply(Activation, c.AsSpan(cOff + row0 * cols, (row1 - row0) * cols), LeakyAlpha);
+            fixed (float* pc = c)
+            fixed (float* pScale = Scale)
+            fixed (float* pShift = Shift)
+            fixed (float* pRes = Residual)
+                ApplyBlock(pc + start, cols, row1 - row0, cols, pScale, pShift, pRes == null ? null : pRes + start, linear ? Activation : FusedActivation.None, LeakyAlpha);
+        if (!linear) Kernels.Activation.Apply(Activation, c.AsSpan((int)start, (int)(end - start)), LeakyAlpha);
     }
 
-    /// <summary>row = act(row·Scale + Shift + residual) in one vectorized pass (piecewise-linear activations).</summary>
+    /// <summary>
+    /// rows × cols of C (row stride ldc) = act(C·scale + shift + res): scale/shift per column (null: absent), res
+    /// laid out like C (null: absent), act piecewise linear. One routine for every user (the GEMM's tiles, the
+    /// depthwise rows, <see cref="Apply"/>), so a fused epilogue gives the same bits wherever it runs.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void FusedRow(Span<float> row, ReadOnlySpan<float> residual, FusedActivation act)
+    internal static unsafe void ApplyBlock(float* c, int ldc, int rows, int cols, float* scale, float* shift, float* res, FusedActivation act, float alpha)
     {
-        int n = row.Length, i = 0;
-        float alpha = LeakyAlpha;
-        bool hasScale = Scale is not null, hasShift = Shift is not null, hasRes = Residual is not null;
-        if ((hasScale && Scale!.Length < n) || (hasShift && Shift!.Length < n)) throw new ArgumentException("Epilogue vectors are shorter than the row.");
-        fixed (float* pr = row)
-        fixed (float* pres = residual)
-        fixed (float* psc = Scale)
-        fixed (float* psh = Shift)
+        var va = Vector256.Create(alpha);
+        for (int r = 0; r < rows; r++)
         {
+            float* row = c + (long)r * ldc;
+            float* rr = res == null ? null : res + (long)r * ldc;
+            int j = 0;
             if (Vector256.IsHardwareAccelerated)
             {
-                var va = Vector256.Create(alpha);
-                for (; i <= n - 8; i += 8)
+                for (; j <= cols - 8; j += 8)
                 {
-                    var v = Vector256.Load(pr + i);
-                    if (hasScale) v *= Vector256.Load(psc + i);
-                    if (hasShift) v += Vector256.Load(psh + i);
-                    if (hasRes) v += Vector256.Load(pres + i);
-                    Kernels.Activation.Vec(act, v, va).Store(pr + i);
+                    var v = Vector256.Load(row + j);
+                    if (scale != null) v *= Vector256.Load(scale + j);
+                    if (shift != null) v += Vector256.Load(shift + j);
+                    if (rr != null) v += Vector256.Load(rr + j);
+                    Kernels.Activation.Vec(act, v, va).Store(row + j);
+                }
+                if (j < cols && Avx.IsSupported)
+                {
+                    var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols - j)).AsSingle();
+                    var v = Avx.MaskLoad(row + j, mask);
+                    if (scale != null) v *= Avx.MaskLoad(scale + j, mask);
+                    if (shift != null) v += Avx.MaskLoad(shift + j, mask);
+                    if (rr != null) v += Avx.MaskLoad(rr + j, mask);
+                    Avx.MaskStore(row + j, mask, Kernels.Activation.Vec(act, v, va));
+                    continue;
                 }
             }
-            for (; i < n; i++)
+            for (; j < cols; j++)
             {
-                float v = pr[i];
-                if (hasScale) v *= psc[i];
-                if (hasShift) v += psh[i];
-                if (hasRes) v += pres[i];
-                pr[i] = Kernels.Activation.Scalar(act, v, alpha);
+                float v = row[j];
+                if (scale != null) v *= scale[j];
+                if (shift != null) v += shift[j];
+                if (rr != null) v += rr[j];
+                row[j] = Kernels.Activation.Scalar(act, v, alpha);
             }
         }
     }

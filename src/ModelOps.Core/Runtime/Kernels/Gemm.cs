@@ -240,7 +240,7 @@ public static unsafe class Gemm
                                 if (epi is not null && lastK)
                                 {
                                     int col = epiCol0 + jc + jr;
-                                    TileEpilogue(cp, ldc, mrb, nrb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
+                                    Epilogue.ApplyBlock(cp, ldc, mrb, nrb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
                                         pRes == null ? null : pRes + (cp - pc0), act, alpha);
                                 }
                             }
@@ -329,53 +329,8 @@ public static unsafe class Gemm
         fixed (float* pScale = epi.Scale)
         fixed (float* pShift = epi.Shift)
         fixed (float* pRes = epi.Residual)
-            TileEpilogue(pc + cOff, ldc, m, n, pScale == null ? null : pScale + col0, pShift == null ? null : pShift + col0,
+            Epilogue.ApplyBlock(pc + cOff, ldc, m, n, pScale == null ? null : pScale + col0, pShift == null ? null : pShift + col0,
                 pRes == null ? null : pRes + cOff, epi.Activation, epi.LeakyAlpha);
-    }
-
-    /// <summary>
-    /// rows × cols of C (row stride ldc) = act(C·scale + shift + res), scale/shift per column (null: absent), res
-    /// with C's layout (null: absent); the same operations in the same order as <see cref="Epilogue.Apply"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileEpilogue(float* c, int ldc, int rows, int cols, float* scale, float* shift, float* res, FusedActivation act, float alpha)
-    {
-        var va = Vector256.Create(alpha);
-        for (int r = 0; r < rows; r++)
-        {
-            float* row = c + (long)r * ldc;
-            float* rr = res == null ? null : res + (long)r * ldc;
-            int j = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                for (; j <= cols - 8; j += 8)
-                {
-                    var v = Vector256.Load(row + j);
-                    if (scale != null) v *= Vector256.Load(scale + j);
-                    if (shift != null) v += Vector256.Load(shift + j);
-                    if (rr != null) v += Vector256.Load(rr + j);
-                    Activation.Vec(act, v, va).Store(row + j);
-                }
-                if (j < cols && Avx.IsSupported)
-                {
-                    var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols - j)).AsSingle();
-                    var v = Avx.MaskLoad(row + j, mask);
-                    if (scale != null) v *= Avx.MaskLoad(scale + j, mask);
-                    if (shift != null) v += Avx.MaskLoad(shift + j, mask);
-                    if (rr != null) v += Avx.MaskLoad(rr + j, mask);
-                    Avx.MaskStore(row + j, mask, Activation.Vec(act, v, va));
-                    continue;
-                }
-            }
-            for (; j < cols; j++)
-            {
-                float v = row[j];
-                if (scale != null) v *= scale[j];
-                if (shift != null) v += shift[j];
-                if (rr != null) v += rr[j];
-                row[j] = Activation.Scalar(act, v, alpha);
-            }
-        }
     }
 
     /// <summary>Copies (or adds, when <paramref name="acc"/>) the valid rows × cols of an edge tile into C.</summary>
