@@ -34,6 +34,7 @@ public static class EngineBench
         Console.WriteLine("ratio = managed / ORT (> 1: ORT is faster); the issue's target is wall ratio <= 1.5. CPU time is less sensitive to other load on the machine.");
         Console.WriteLine($"{"model",-26} {"thr",3} {"b1 ms",8} {"ORT",7} {"ratio",6} {"cpu ms",8} {"ORT cpu",8} {"cpu ratio",9} {"b32 img/s",10} {"ORT",8} {"ratio",6}");
         var memory = new List<string>();
+        var ratios = new Dictionary<int, List<(string Model, double Wall, double Cpu)>>();
         foreach (var (name, graph, feeds, outputs) in Models(corpus))
         {
             var batched = Batched(graph, feeds, Batch, out string? batchNote);
@@ -64,6 +65,8 @@ public static class EngineBench
                         }
                     }
                     Console.WriteLine($"{name,-26} {threads,3} {m,8:F2} {o,7:F2} {m / o,6:F2} {mc,8:F2} {oc,8:F2} {mc / oc,9:F2} {b32}");
+                    if (!name.StartsWith("benchtf/", StringComparison.Ordinal))
+                        (ratios.TryGetValue(threads, out var list) ? list : ratios[threads] = new()).Add((name, m / o, mc / oc));
                     if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs, runs));
                 }
                 catch (ModelOps.Core.Errors.ModelOpsException ex)
@@ -72,6 +75,12 @@ public static class EngineBench
                     break;
                 }
             }
+        }
+        foreach (var (threads, list) in ratios.OrderBy(r => r.Key))
+        {
+            double geoWall = Math.Exp(list.Average(r => Math.Log(r.Wall))), geoCpu = Math.Exp(list.Average(r => Math.Log(r.Cpu)));
+            Console.WriteLine($"{threads} thread(s), {list.Count} tfjs-human models: geometric mean ratio wall {geoWall:F2}, CPU {geoCpu:F2}; " +
+                $"wall ratio <= 1.5 on {list.Count(r => r.Wall <= 1.5)}, CPU ratio <= 1.5 on {list.Count(r => r.Cpu <= 1.5)}; worst (CPU) {string.Join(", ", list.OrderByDescending(r => r.Cpu).Take(3).Select(r => $"{r.Model} {r.Cpu:F2}"))}");
         }
         Console.WriteLine();
         Console.WriteLine($"Memory at batch 1, 1 thread, fourth run of a session (pool hold factor {PoolHold}). Budget (issue #4): 2 x weights + the two largest activations.");
