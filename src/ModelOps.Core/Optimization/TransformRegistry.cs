@@ -38,6 +38,7 @@ public sealed class TransformRegistry
         new FoldConstantsPass(),
         new FoldBatchNormsPass(),
         new FuseContractionsPass(),
+        new CancelTransposesPass(),
         new MergeDuplicateNodesPass(),
         new RemoveDevicePass(),
         new SortByExecutionOrderPass(),
