@@ -130,4 +130,10 @@ public sealed class EngineOptions
     /// whose layout changed are renamed, so fetching one of them plans the unrewritten graph instead.
     /// </summary>
     public bool CancelTransposes { get; init; } = true;
+
+    /// <summary>
+    /// Plans fold a zero Pad read only by convolutions into their explicit padding (the fold_pad_into_conv rewrite,
+    /// applied to the session's copy of the graph), so the padded tensor is never built. Values are unchanged.
+    /// </summary>
+    public bool FoldPadIntoConv { get; init; } = true;
 }

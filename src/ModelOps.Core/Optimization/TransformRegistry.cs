@@ -39,6 +39,7 @@ public sealed class TransformRegistry
         new FoldBatchNormsPass(),
         new FuseContractionsPass(),
         new CancelTransposesPass(),
+        new FoldPadIntoConvPass(),
         new MergeDuplicateNodesPass(),
         new RemoveDevicePass(),
         new SortByExecutionOrderPass(),

@@ -16,9 +16,10 @@ namespace ModelOps.Core.Runtime;
 /// scheduled, kernels looked up, constants decoded, last uses found); <see cref="Run"/> then executes
 /// the plan as often as needed. Fetch sets other than the planned outputs get their own plan, made on
 /// first use and cached. Runs of one session are serialized (a lock); use one session per thread for
-/// parallel inference. Unless <see cref="EngineOptions.FuseContractions"/> and <see cref="EngineOptions.CancelTransposes"/>
-/// are off, plans run a copy of the graph in which layout transposes around layout-agnostic ops cancel and contractions
-/// and their bias add and activation are fused (same values, fewer intermediates).
+/// parallel inference. Unless <see cref="EngineOptions.FuseContractions"/>, <see cref="EngineOptions.CancelTransposes"/>
+/// and <see cref="EngineOptions.FoldPadIntoConv"/> are off, plans run a copy of the graph in which layout transposes around
+/// layout-agnostic ops cancel, zero pads fold into convolution padding and contractions and their bias add and activation
+/// are fused (same values, fewer intermediates).
 /// </summary>
 public sealed class GraphSession : IInferenceSession
 {
@@ -59,7 +60,7 @@ public sealed class GraphSession : IInferenceSession
             _defaultFetches = Outputs.Select(o => o.Name).ToArray();
         }
 
-        _fused = Options.FuseContractions || Options.CancelTransposes ? Rewrite(_graph, _defaultFetches, Options) : null;
+        _fused = Options.FuseContractions || Options.CancelTransposes || Options.FoldPadIntoConv ? Rewrite(_graph, _defaultFetches, Options) : null;
         _defaultPlan = PlanFor(_defaultFetches);
         Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_defaultPlan.Graph.Nodes[i], Placeholders.Producer(graph))).ToList();
     }
@@ -156,6 +157,8 @@ public sealed class GraphSession : IInferenceSession
             // Transposes first: an activation that moves next to its convolution can then fuse into it.
             if (options.CancelTransposes)
                 rewritten = new CancelTransposesPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
+            if (options.FoldPadIntoConv)
+                rewritten = new FoldPadIntoConvPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
             if (options.FuseContractions)
                 rewritten = new FuseContractionsPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
         }

@@ -13,7 +13,7 @@ namespace ModelOps.Core.Tests.Optimization;
 
 public class CancelTransposesTests
 {
-    private static readonly EngineOptions AsGiven = new() { IntraOpThreads = 1, FuseContractions = false, CancelTransposes = false };
+    private static readonly EngineOptions AsGiven = new() { IntraOpThreads = 1, FuseContractions = false, CancelTransposes = false, FoldPadIntoConv = false };
 
     private static NodeDef Transpose(GraphBuilder b, string name, string input, params int[] perm)
     {
