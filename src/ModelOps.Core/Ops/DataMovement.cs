@@ -206,40 +206,72 @@ internal static class DataMovement
     }
 
     /// <summary>
-    /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
-    /// into place; the rest of the output holds <paramref name="fill"/>.
+    /// Constant (<paramref name="mirror"/> null) or mirror padding of a tensor whose storage is a T[], output from
+    /// the kernel's buffer pool when <paramref name="alloc"/> is given. Trailing dims without padding are merged into
+    /// longer rows; every output row is then either a fill (outside the input along an outer dim, constant mode),
+    /// or one block copy of its input row with only the left/right borders filled or mirrored. Each output element
+    /// is written once; no index map.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill, KernelContext? alloc = null)
+    public static T[] PadRows<T>(T[] src, int[] inShape, int[] outShape, long[] pads, T fill, bool? mirror, KernelContext? alloc = null) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = NewArray<float>(alloc, n, clear: fill == 0);
-        if (fill != 0) Array.Fill(dst, fill);
+        var dst = NewArray<T>(alloc, n, clear: false);
+        if (n == 0) return dst;
         int rank = inShape.Length;
-        // Trailing dims without padding ride along with the last padded one: rows get longer, fewer copies.
+        if (rank == 0) { dst[0] = src[0]; return dst; }
+        // Trailing dims without padding ride along with the last padded one: a position of it is `unit` elements.
+        int unit = 1;
         while (rank > 1 && pads[2 * (rank - 1)] == 0 && pads[2 * (rank - 1) + 1] == 0)
         {
-            int last = inShape[rank - 1];
-            inShape = [.. inShape.AsSpan(0, rank - 2), inShape[rank - 2] * last];
-            outShape = [.. outShape.AsSpan(0, rank - 2), outShape[rank - 2] * last];
-            pads = [.. pads.AsSpan(0, 2 * (rank - 2)), pads[2 * (rank - 2)] * last, pads[2 * (rank - 2) + 1] * last];
+            unit *= inShape[rank - 1];
             rank--;
         }
-        int rows = Count(inShape.AsSpan(0, rank - 1));
-        int inner = inShape[rank - 1];
-        if (rows == 0 || inner == 0) return dst;
-        var outStrides = Strides(outShape);
-        long start = pads[2 * (rank - 1)];
-        for (int d = 0; d < rank - 1; d++) start += pads[2 * d] * outStrides[d];
+        int inRow = inShape[rank - 1] * unit, outRow = outShape[rank - 1] * unit;
+        int left = checked((int)pads[2 * (rank - 1)]) * unit;
+        int rows = Count(outShape.AsSpan(0, rank - 1));
+        if (inRow == 0 && mirror is null) { dst.AsSpan().Fill(fill); return dst; }
+        var inStrides = Strides(inShape.AsSpan(0, rank - 1));
         var c = new int[Math.Max(rank - 1, 0)];
-        long off = start;
+        int reflectOff = mirror == true ? 1 : 0;
         for (int r = 0; r < rows; r++)
         {
-            src.AsSpan(r * inner, inner).CopyTo(dst.AsSpan((int)off, inner));
+            var row = dst.AsSpan(r * outRow, outRow);
+            // The input row this output row comes from (or none).
+            long off = 0;
+            bool inside = true;
+            for (int d = 0; d < rank - 1; d++)
+            {
+                long k = c[d] - pads[2 * d];
+                int size = inShape[d];
+                if (k < 0 || k >= size)
+                {
+                    if (mirror is null) { inside = false; break; }
+                    k = k < 0 ? -k - 1 + reflectOff : 2L * size - 1 - k - reflectOff;
+                }
+                off += k * inStrides[d];
+            }
+            if (!inside) row.Fill(fill);
+            else
+            {
+                var srcRow = src.AsSpan(checked((int)(off * inRow)), inRow);
+                srcRow.CopyTo(row.Slice(left, inRow));
+                if (mirror is null)
+                {
+                    row.Slice(0, left).Fill(fill);
+                    row.Slice(left + inRow).Fill(fill);
+                }
+                else
+                {
+                    // Mirror the last padded dim position by position (a position is `unit` elements): REFLECT skips the edge.
+                    int w = inShape[rank - 1], lp = left / unit, op = outShape[rank - 1];
+                    for (int j = 0; j < lp; j++) srcRow.Slice((lp - 1 - j + reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
+                    for (int j = lp + w; j < op; j++) srcRow.Slice((2 * w - 1 - (j - lp) - reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
+                }
+            }
             for (int d = rank - 2; d >= 0; d--)
             {
-                if (++c[d] < inShape[d]) { off += outStrides[d]; break; }
-                off -= outStrides[d] * (c[d] - 1);
+                if (++c[d] < outShape[d]) break;
                 c[d] = 0;
             }
         }

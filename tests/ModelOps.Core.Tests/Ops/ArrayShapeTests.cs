@@ -147,6 +147,78 @@ public class ArrayShapeTests
             }
     }
 
+    /// <summary>Naive padding by the definition: constant fill outside, or the mirrored source coordinate.</summary>
+    private static int[] NaivePad(int[] data, int[] shape, int[] pads, int fill, string? mirror)
+    {
+        var outShape = shape.Select((n, d) => n + pads[2 * d] + pads[2 * d + 1]).ToArray();
+        var result = new int[outShape.Aggregate(1, (a, b) => a * b)];
+        var idx = new int[shape.Length];
+        for (int o = 0; o < result.Length; o++)
+        {
+            int src = 0;
+            bool inside = true;
+            for (int d = 0; d < shape.Length; d++)
+            {
+                int c = idx[d] - pads[2 * d];
+                if (mirror is not null && c < 0) c = mirror == "REFLECT" ? -c : -c - 1;
+                else if (mirror is not null && c >= shape[d]) c = mirror == "REFLECT" ? 2 * shape[d] - 2 - c : 2 * shape[d] - 1 - c;
+                inside &= c >= 0 && c < shape[d];
+                src = src * shape[d] + c;
+            }
+            result[o] = inside ? data[src] : fill;
+            for (int d = shape.Length - 1; d >= 0 && ++idx[d] == outShape[d]; d--) idx[d] = 0;
+        }
+        return result;
+    }
+
+    [Theory]
+    [InlineData("REFLECT")]
+    [InlineData("SYMMETRIC")]
+    [InlineData(null)]
+    public void Pad_and_MirrorPad_match_naive_for_edge_shapes_and_int_storage(string? mirror)
+    {
+        // Rank 1, single elements, padding only an outer dim (long merged rows), only the last dim, NCHW/NHWC-like 4-D, batch padding.
+        int[][] shapes = [[1], [5], [1, 1, 1], [2, 3], [4, 1, 3], [1, 3, 4, 5], [2, 4, 5, 3], [3, 2, 2, 2, 2]];
+        var rnd = new Random(21);
+        int off = mirror == "REFLECT" ? 1 : 0;
+        foreach (var shape in shapes)
+            for (int rep = 0; rep < 6; rep++)
+            {
+                var pads = new int[2 * shape.Length];
+                for (int d = 0; d < shape.Length; d++)
+                {
+                    int max = mirror is null ? 3 : shape[d] - off;
+                    bool padThis = rep switch { 0 => d == 0, 1 => d == shape.Length - 1, 2 => d != shape.Length - 1, _ => true };
+                    if (padThis && max > 0) { pads[2 * d] = rnd.Next(max + 1); pads[2 * d + 1] = rnd.Next(max + 1); }
+                }
+                int count = shape.Aggregate(1, (a, b) => a * b);
+                var data = Enumerable.Range(0, count).Select(i => i * 3 + 1).ToArray();
+                int fill = rep == 4 && mirror is null ? -9 : 0;
+                var x = Tensor.Create(data, shape);
+                var p = I(pads, shape.Length, 2);
+                var r = mirror is not null ? RunOp("MirrorPad", new[] { x, p }, A(("mode", Attr.String(mirror))))[0]
+                    : fill != 0 ? Run1("PadV2", x, p, Tensor.Scalar(fill)) : Run1("Pad", x, p);
+                Assert.Equal(shape.Select((n, d) => n + pads[2 * d] + pads[2 * d + 1]), r.Shape);
+                Assert.Equal(NaivePad(data, shape, pads, fill, mirror), r.As<int>());
+                // float storage takes the same path
+                var rf = mirror is not null ? RunOp("MirrorPad", new[] { T(data.Select(v => (float)v).ToArray(), shape), p }, A(("mode", Attr.String(mirror))))[0]
+                    : Run1("PadV2", T(data.Select(v => (float)v).ToArray(), shape), p, Tensor.Scalar((float)fill));
+                Assert.Equal(NaivePad(data, shape, pads, fill, mirror).Select(v => (float)v), rf.As<float>());
+            }
+    }
+
+    [Fact]
+    public void Pad_of_empty_tensors_fills_the_padding()
+    {
+        var r = Run1("PadV2", T(Array.Empty<float>(), 2, 0), I(new[] { 0, 1, 1, 1 }, 2, 2), T(new[] { 4f }));
+        Assert.Equal(new[] { 3, 2 }, r.Shape);
+        Assert.All(r.As<float>(), v => Assert.Equal(4f, v));
+        var e = Run1("Pad", T(Array.Empty<float>(), 0, 3), I(new[] { 0, 0, 1, 1 }, 2, 2));
+        Assert.Equal(new[] { 0, 5 }, e.Shape);
+        var s = Run1("Pad", Tensor.FromStrings(new[] { "a", "b" }, 2), I(new[] { 1, 0 }, 1, 2));
+        Assert.Equal(new[] { "", "a", "b" }, s.As<byte[]>().Select(b => System.Text.Encoding.UTF8.GetString(b)));
+    }
+
     [Fact]
     public void ConcatV2_Pack_Unpack_Split_SplitV()
     {
