@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
@@ -177,20 +178,34 @@ internal static class DataMovement
         {
             for (long blk = 0; blk < blocks; blk++)
             {
-                for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                if (sizeof(T) == 4 && Sse.IsSupported && rowsA >= 4 && inner >= 4)
+                    Transpose4x4Tiles((float*)(ps + srcBase), (float*)(pd + dstBase), rowsA, inner, innerStep, dA);
+                else if (inner <= 4)
                 {
-                    int a1 = Math.Min(rowsA, a0 + Tile);
-                    for (int b0 = 0; b0 < inner; b0 += Tile)
+                    // Few columns (an NCHW → NHWC image with 3 channels): one pass over the rows, the columns unrolled.
+                    T* s0 = ps + srcBase;
+                    T* d = pd + dstBase;
+                    for (int a = 0; a < rowsA; a++, s0++, d += dA)
                     {
-                        int b1 = Math.Min(inner, b0 + Tile);
-                        for (int a = a0; a < a1; a++)
-                        {
-                            T* s = ps + srcBase + a + b0 * innerStep;
-                            T* d = pd + dstBase + a * dA;
-                            for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
-                        }
+                        T* s = s0;
+                        for (int b = 0; b < inner; b++, s += innerStep) d[b] = *s;
                     }
                 }
+                else
+                    for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                    {
+                        int a1 = Math.Min(rowsA, a0 + Tile);
+                        for (int b0 = 0; b0 < inner; b0 += Tile)
+                        {
+                            int b1 = Math.Min(inner, b0 + Tile);
+                            for (int a = a0; a < a1; a++)
+                            {
+                                T* s = ps + srcBase + a + b0 * innerStep;
+                                T* d = pd + dstBase + a * dA;
+                                for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
+                            }
+                        }
+                    }
                 for (int i = outer.Count - 1; i >= 0; i--)
                 {
                     int d = outer[i];
@@ -203,6 +218,51 @@ internal static class DataMovement
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// d[a·dA + b] = s[a + b·sStep] for a &lt; rows, b &lt; cols (4-byte elements): 16×16 tiles of 4×4 SSE register
+    /// transposes (four row loads, unpack/move shuffles, four row stores); ragged edges element by element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Transpose4x4Tiles(float* s, float* d, int rows, int cols, long sStep, long dA)
+    {
+        const int Tile = 16;
+        int rows4 = rows & ~3, cols4 = cols & ~3;
+        for (int a0 = 0; a0 < rows4; a0 += Tile)
+        {
+            int a1 = Math.Min(rows4, a0 + Tile);
+            for (int b0 = 0; b0 < cols4; b0 += Tile)
+            {
+                int b1 = Math.Min(cols4, b0 + Tile);
+                for (int b = b0; b < b1; b += 4)
+                {
+                    float* sr = s + b * sStep;
+                    for (int a = a0; a < a1; a += 4)
+                    {
+                        // Rows b..b+3 of the source at columns a..a+3 become rows a..a+3 of the destination at columns b..b+3.
+                        var r0 = Sse.LoadVector128(sr + a);
+                        var r1 = Sse.LoadVector128(sr + sStep + a);
+                        var r2 = Sse.LoadVector128(sr + 2 * sStep + a);
+                        var r3 = Sse.LoadVector128(sr + 3 * sStep + a);
+                        var t0 = Sse.UnpackLow(r0, r1);   // r0[0] r1[0] r0[1] r1[1]
+                        var t1 = Sse.UnpackLow(r2, r3);   // r2[0] r3[0] r2[1] r3[1]
+                        var t2 = Sse.UnpackHigh(r0, r1);  // r0[2] r1[2] r0[3] r1[3]
+                        var t3 = Sse.UnpackHigh(r2, r3);  // r2[2] r3[2] r2[3] r3[3]
+                        float* dr = d + a * dA + b;
+                        Sse.Store(dr, Sse.MoveLowToHigh(t0, t1));
+                        Sse.Store(dr + dA, Sse.MoveHighToLow(t1, t0));
+                        Sse.Store(dr + 2 * dA, Sse.MoveLowToHigh(t2, t3));
+                        Sse.Store(dr + 3 * dA, Sse.MoveHighToLow(t3, t2));
+                    }
+                }
+            }
+        }
+        // Ragged edges: the last rows % 4 rows (all columns) and the last cols % 4 columns (the other rows).
+        for (int a = rows4; a < rows; a++)
+            for (int b = 0; b < cols; b++) d[a * dA + b] = s[a + b * sStep];
+        for (int a = 0; a < rows4; a++)
+            for (int b = cols4; b < cols; b++) d[a * dA + b] = s[a + b * sStep];
     }
 
     /// <summary>

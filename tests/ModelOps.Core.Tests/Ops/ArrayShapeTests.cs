@@ -53,6 +53,13 @@ public class ArrayShapeTests
     [InlineData(new[] { 2, 3, 37, 41 }, new[] { 0, 2, 3, 1 })] // NCHW -> NHWC, tiles with ragged edges
     [InlineData(new[] { 2, 41, 37, 9 }, new[] { 0, 3, 1, 2 })] // NHWC -> NCHW
     [InlineData(new[] { 3, 5, 40, 33 }, new[] { 1, 0, 3, 2 })] // two swaps: the tiled last pair under a permuted outer dim
+    [InlineData(new[] { 1, 3, 9, 11 }, new[] { 0, 2, 3, 1 })] // an RGB image to NHWC: three columns, one pass
+    [InlineData(new[] { 2, 4, 3, 5 }, new[] { 0, 2, 3, 1 })] // exactly one 4-wide register block per row, ragged rows
+    [InlineData(new[] { 1, 124, 13, 13 }, new[] { 0, 2, 3, 1 })] // 169 x 124: ragged 4x4 blocks on both sides
+    [InlineData(new[] { 1, 13, 13, 124 }, new[] { 0, 3, 1, 2 })]
+    [InlineData(new[] { 1, 80, 2704 }, new[] { 0, 2, 1 })] // nanodet's head transposes
+    [InlineData(new[] { 3, 2, 5 }, new[] { 0, 2, 1 })] // fewer than 4 rows
+    [InlineData(new[] { 2, 1, 6, 5 }, new[] { 0, 2, 3, 1 })] // a size-1 dim
     public void Transpose_of_large_tensors_matches_the_definition(int[] shape, int[] perm)
     {
         int n = shape.Aggregate(1, (a, d) => a * d);
@@ -71,6 +78,18 @@ public class ArrayShapeTests
             for (int d = 0; d < outShape.Length; d++) src += coord[d] * inStrides[perm[d]];
             Assert.Equal(src, (int)got[i]);
         }
+    }
+
+    [Fact]
+    public void Transpose_of_other_element_sizes_matches_float()
+    {
+        int[] shape = [2, 5, 6, 7];
+        int[] perm = [0, 3, 1, 2];
+        int n = shape.Aggregate(1, (a, d) => a * d);
+        var f = Run1("Transpose", T(Enumerable.Range(0, n).Select(i => (float)i).ToArray(), shape), I(perm, 4)).As<float>();
+        Assert.Equal(f.Select(v => (double)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (double)i).ToArray(), shape), I(perm, 4)).As<double>());
+        Assert.Equal(f.Select(v => (short)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (short)i).ToArray(), shape), I(perm, 4)).As<short>());
+        Assert.Equal(f.Select(v => (long)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (long)i).ToArray(), shape), I(perm, 4)).As<long>());
     }
 
     [Fact]
