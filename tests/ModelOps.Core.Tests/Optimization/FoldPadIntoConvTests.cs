@@ -144,6 +144,49 @@ public class FoldPadIntoConvTests
         AssertClose(g, r, new[] { "out" });
     }
 
+    private static GraphDef PadMaxPool(string padOp, float value)
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("input", DataType.DtFloat, 1, 8, 7, 3);
+        b.Const("paddings", Tensor.Create(new[] { 0, 0, 1, 1, 1, 2, 0, 0 }, 4, 2));
+        if (padOp == "PadV2")
+        {
+            b.Const("value", Tensor.Scalar(value));
+            b.Op("pad", "PadV2", DataType.DtFloat, "input", "paddings", "value");
+        }
+        else b.Op("pad", "Pad", DataType.DtFloat, "input", "paddings");
+        var mp = b.Op("pool", "MaxPool", DataType.DtFloat, "pad");
+        mp.Attr["ksize"] = Attr.Ints(1, 3, 3, 1);
+        mp.Attr["strides"] = Attr.Ints(1, 2, 2, 1);
+        mp.Attr["padding"] = Attr.String("VALID");
+        mp.Attr["data_format"] = Attr.String("NHWC");
+        b.Op("out", "Identity", DataType.DtFloat, "pool");
+        return b.Graph;
+    }
+
+    [Fact]
+    public void MinusInfinityPadBeforeMaxPoolBecomesItsExplicitPadding()
+    {
+        var g = PadMaxPool("PadV2", float.NegativeInfinity);
+        var r = Apply(g, new[] { "input" }, new[] { "out" });
+        Assert.False(Has(r, "pad"));
+        var pool = Node(r, "pool");
+        Assert.Equal("input", pool.Input[0]);
+        Assert.Equal("EXPLICIT", pool.Attr["padding"].S.ToStringUtf8());
+        Assert.Equal(new long[] { 0, 0, 1, 1, 1, 2, 0, 0 }, pool.Attr["explicit_paddings"].List.I);
+        AssertClose(g, r, new[] { "out" });
+    }
+
+    [Theory]
+    [InlineData("Pad", 0f)]      // zeros can win the max over negative values
+    [InlineData("PadV2", -1f)]
+    public void OtherPadsBeforeMaxPoolStay(string padOp, float value)
+    {
+        var r = Apply(PadMaxPool(padOp, value), new[] { "input" }, new[] { "out" });
+        Assert.Equal("pad", Node(r, "pool").Input[0]);
+        Assert.Equal("VALID", Node(r, "pool").Attr["padding"].S.ToStringUtf8());
+    }
+
     [Fact]
     public void IsRegisteredAsATransform() =>
         Assert.IsType<FoldPadIntoConvPass>(TransformRegistry.BuiltIn.Parse("fold_pad_into_conv")[0].Pass);

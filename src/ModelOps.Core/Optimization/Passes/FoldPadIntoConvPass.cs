@@ -10,13 +10,15 @@ namespace ModelOps.Core.Optimization.Passes;
 /// (padding=EXPLICIT, explicit_paddings = the pads, added to any they had): a convolution with explicit padding
 /// reads zeros outside its input, which is what the Pad wrote. A zero Pad read only by one Transpose is first
 /// moved after it (paddings permuted), so Pad → Transpose → Conv2D folds too. The padded tensor is never
-/// materialized. Pads of the batch or channel dimension, fetched Pads and Pads with control edges stay.
+/// materialized. Likewise a PadV2 with -inf read only by VALID/EXPLICIT MaxPool nodes becomes their explicit padding
+/// (a max over a window never picks a -inf pad over a real element, and a window of padding only is -inf either way).
+/// Pads of the batch or channel dimension, fetched Pads and Pads with control edges stay.
 /// </summary>
 public sealed class FoldPadIntoConvPass : IGraphPass
 {
     public string Name => "fold_pad_into_conv";
 
-    public string Description => "Folds zero Pad nodes into the explicit padding of the Conv2D/DepthwiseConv2dNative nodes reading them.";
+    public string Description => "Folds zero Pad nodes into the explicit padding of the Conv2D/DepthwiseConv2dNative nodes reading them (-inf PadV2 into MaxPool).";
 
     public IReadOnlyList<PassArgument> Arguments { get; } = Array.Empty<PassArgument>();
 
@@ -25,21 +27,24 @@ public sealed class FoldPadIntoConvPass : IGraphPass
         var g = new GraphEditor(graph.Clone());
         var flow = ControlFlowRegions.Find(g.Graph);
         var cv = new ConstantValues(g);
-        int folded = 0, swapped = 0;
+        int folded = 0, swapped = 0, pooled = 0;
         var orphans = new List<string>();
 
         bool Free(NodeDef n) => !flow.Contains(n.Name) && !context.Protected.Contains(n.Name)
             && !GraphEditor.HasControlInputs(n) && !g.HasControlConsumers(n.Name);
 
-        long[]? ZeroPads(NodeDef pad)
+        long[]? ZeroPads(NodeDef pad) => Pads(pad, 0.0);
+
+        // Constant pads of the given value (0 for convolutions, -inf for max pooling), or null.
+        long[]? Pads(NodeDef pad, double value)
         {
             if (pad.Op is not ("Pad" or "PadV2") || !Free(pad)) return null;
-            if (pad.Op == "Pad" ? pad.Input.Count != 2 : pad.Input.Count != 3) return null;
+            if (pad.Op == "Pad" ? pad.Input.Count != 2 || value != 0 : pad.Input.Count != 3) return null;
             if (GraphEditor.Type(pad) is not (DataType.DtFloat or DataType.DtHalf or DataType.DtDouble or DataType.DtBfloat16)) return null;
             if (pad.Op == "PadV2")
             {
                 var v = cv.Floats(pad.Input[2]);
-                if (v is null || v.Value.Values.Length != 1 || v.Value.Values[0] != 0) return null;
+                if (v is null || v.Value.Values.Length != 1 || !v.Value.Values[0].Equals(value)) return null;
             }
             var p = cv.ConstTensor(pad.Input[1]);
             if (p is null || p.DType is not (DataType.DtInt32 or DataType.DtInt64) || p.Rank != 2 || p.Shape[0] != 4 || p.Shape[1] != 2) return null;
@@ -90,18 +95,21 @@ public sealed class FoldPadIntoConvPass : IGraphPass
         cv = new ConstantValues(g);
         orphans.Clear();
 
-        // 2. Zero Pad read only by convolutions → their explicit padding.
+        // 2. Zero Pad read only by convolutions, -inf PadV2 read only by max pools → their explicit padding.
         foreach (var pad in g.Nodes.Where(n => n.Op is "Pad" or "PadV2").ToList())
         {
-            var pads = ZeroPads(pad);
+            var zero = ZeroPads(pad);
+            var pads = zero ?? Pads(pad, double.NegativeInfinity);
             if (pads is null) continue;
+            string reader = zero is not null ? "Conv2D" : "MaxPool";
             var uses = g.DataUses(pad.Name).ToList();
             if (uses.Count == 0 || uses.Count != g.Consumers(pad.Name).Count) continue;
-            var convs = new List<(NodeDef Conv, long[] Explicit)>();
+            var readers = new List<(NodeDef Node, long[] Explicit)>();
             foreach (var u in uses)
             {
                 var c = u.Node;
-                if (u.Index != 0 || u.Input.Index != 0 || c.Op is not ("Conv2D" or "DepthwiseConv2dNative") || flow.Contains(c.Name)) break;
+                bool ok = reader == "Conv2D" ? c.Op is "Conv2D" or "DepthwiseConv2dNative" : c.Op == "MaxPool";
+                if (u.Index != 0 || u.Input.Index != 0 || !ok || flow.Contains(c.Name)) break;
                 bool nchw = GraphEditor.Str(c, "data_format", "NHWC") == "NCHW";
                 int ci = nchw ? 1 : 3;
                 if (pads[0] != 0 || pads[1] != 0 || pads[2 * ci] != 0 || pads[2 * ci + 1] != 0) break;
@@ -114,21 +122,22 @@ public sealed class FoldPadIntoConvPass : IGraphPass
                     ex = given;
                 }
                 else if (padding != "VALID") break;
-                convs.Add((c, ex.Select((v, i) => v + pads[i]).ToArray()));
+                readers.Add((c, ex.Select((v, i) => v + pads[i]).ToArray()));
             }
-            if (convs.Count != uses.Count) continue;
-            foreach (var (c, ex) in convs)
+            if (readers.Count != uses.Count) continue;
+            foreach (var (c, ex) in readers)
             {
                 c.Input[0] = pad.Input[0];
                 c.Attr["padding"] = Attr.String("EXPLICIT");
                 c.Attr["explicit_paddings"] = Attr.Ints(ex);
             }
             orphans.Add(pad.Name);
-            folded++;
+            if (reader == "Conv2D") folded++; else pooled++;
         }
         g.RemoveOrphans(orphans, context.Protected);
-        if (folded + swapped > 0)
-            context.Note($"Folded {folded} zero Pad(s) into convolution padding{(swapped > 0 ? $" ({swapped} moved after a Transpose first)" : "")}.");
+        if (folded + swapped + pooled > 0)
+            context.Note($"Folded {folded} zero Pad(s) into convolution padding{(swapped > 0 ? $" ({swapped} moved after a Transpose first)" : "")}"
+                + $"{(pooled > 0 ? $" and {pooled} -inf PadV2(s) into MaxPool padding" : "")}.");
         return g.Graph;
     }
 }
