@@ -340,7 +340,7 @@ public sealed class CancelTransposesPass : IGraphPass
                 var id = new NodeDef { Name = t.Name, Op = "Identity", Device = t.Device };
                 id.Input.Add(newSrc);
                 id.Input.AddRange(GraphEditor.ControlInputs(t));
-                id.Attr["T"] = t.Attr["T"];
+                id.Attr["T"] = t.Attr.TryGetValue("T", out var tt) ? tt : g.Find(src.Node)!.Attr["T"];
                 g.Replace(t, id);
             }
             else
