@@ -288,6 +288,30 @@ public class CancelTransposesTests
     }
 
     [Fact]
+    public void AdjacentTransposesMergeOrCancel()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("input", DataType.DtFloat, 2, 3, 4, 5);
+        Transpose(b, "t1", "input", 0, 2, 3, 1);
+        Transpose(b, "t2", "t1", 0, 3, 1, 2);      // cancels t1
+        b.Op("out", "Neg", DataType.DtFloat, "t2");
+        Transpose(b, "u1", "input", 1, 0, 2, 3);
+        Transpose(b, "u2", "u1", 0, 1, 3, 2);      // merges with u1 into one
+        b.Op("out2", "Neg", DataType.DtFloat, "u2");
+        Transpose(b, "v1", "input", 3, 2, 1, 0);
+        Transpose(b, "out3", "v1", 3, 2, 1, 0);    // a fetched pair that cancels keeps its name as Identity
+        var g = b.Graph;
+        var outputs = new[] { "out", "out2", "out3" };
+        var r = Apply(g, new[] { "input" }, outputs);
+        Assert.Equal("input", Node(r, "out").Input[0]);
+        Assert.Equal(1, Count(r, "Transpose"));
+        Assert.Equal("input", Node(r, "u2").Input[0]);
+        Assert.Equal(new[] { 1, 0, 3, 2 }, TensorProtoCodec.Decode(Node(r, Node(r, "u2").Input[1]).Attr["value"].Tensor).ToInt32Array());
+        Assert.Equal("Identity", Node(r, "out3").Op);
+        AssertIdentical(g, r, outputs);
+    }
+
+    [Fact]
     public void IsRegisteredAsATransform()
     {
         var steps = TransformRegistry.BuiltIn.Parse("cancel_transposes");

@@ -14,7 +14,8 @@ namespace ModelOps.Core.Optimization.Passes;
 /// untransposed tensors (paddings, axes and broadcast constants are permuted to match), so its input
 /// transposes fall away; a Transpose(·, Q) reading the region becomes Transpose(·, P∘Q) — nothing when
 /// that is the identity — and any other reader gets one Transpose(·, P) inserted. A region is rewritten only
-/// when it removes more transposes than it inserts. Rewritten nodes get new names (their values change
+/// when it removes more transposes than it inserts. Adjacent transposes merge into one (none when they cancel).
+/// Rewritten nodes get new names (their values change
 /// layout); inputs, outputs and nodes in control flow are never part of a region, and every output keeps
 /// its value and shape.
 /// </summary>
@@ -65,7 +66,10 @@ public sealed class CancelTransposesPass : IGraphPass
         int regions = 0, removed = 0, inserted = 0;
         for (int round = 0; round < 16; round++)
         {
-            bool changed = false;
+            int merged = MergeAdjacent(g, cv, flow, context);
+            removed += merged;
+            bool changed = merged > 0;
+            if (changed) cv = new ConstantValues(g);
             foreach (var perm in CandidatePerms(g, cv))
             {
                 var (r, rem, ins) = RewriteRegions(g, cv, flow, context, perm);
@@ -77,9 +81,58 @@ public sealed class CancelTransposesPass : IGraphPass
             }
             if (!changed) break;
         }
-        if (regions > 0)
+        if (regions > 0 || removed > 0)
             context.Note($"Moved transposes through {regions} region(s) of layout-agnostic ops: removed {removed} Transpose(s), inserted {inserted}.");
         return g.Graph;
+    }
+
+    /// <summary>
+    /// Transpose(Transpose(x, P), Q) reads x with the permutation P∘Q instead (the outer node keeps its name and value);
+    /// when that is the identity it is x itself. Returns the number of Transpose nodes that went away.
+    /// </summary>
+    private static int MergeAdjacent(GraphEditor g, ConstantValues cv, HashSet<string> flow, PassContext context)
+    {
+        int before = g.Nodes.Count(n => n.Op == "Transpose");
+        var orphans = new List<string>();
+        foreach (var t2 in g.Nodes.Where(n => n.Op == "Transpose").ToList())
+        {
+            if (g.Find(t2.Name) != t2 || flow.Contains(t2.Name)) continue;
+            var q = Perm(t2, cv);
+            var src = TensorName.Parse(t2.Input[0]);
+            var t1 = g.Find(src.Node);
+            if (q is null || src.Index != 0 || t1 is null || t1.Op != "Transpose" || flow.Contains(t1.Name)) continue;
+            var p = Perm(t1, cv);
+            if (p is null || p.Length != q.Length) continue;
+            var composed = q.Select(k => p[k]).ToArray();
+            string x = t1.Input[0];
+            orphans.Add(t1.Name);
+            if (!IsIdentity(composed))
+            {
+                var pc = FoldBatchNormsPass.ConstNode(g.UniqueName(t2.Name + "/perm"), Tensor.Create(composed, composed.Length), t2.Device);
+                g.Insert(pc, t2);
+                orphans.Add(TensorName.Parse(t2.Input[1]).Node);
+                t2.Input[0] = x;
+                t2.Input[1] = pc.Name;
+                t2.Attr["Tperm"] = Attr.Type(DataType.DtInt32);
+            }
+            else if (context.Protected.Contains(t2.Name) || g.HasControlConsumers(t2.Name) || GraphEditor.HasControlInputs(t2))
+            {
+                var id = new NodeDef { Name = t2.Name, Op = "Identity", Device = t2.Device };
+                id.Input.Add(x);
+                id.Input.AddRange(GraphEditor.ControlInputs(t2));
+                if (t2.Attr.TryGetValue("T", out var tt)) id.Attr["T"] = tt;
+                else if (t1.Attr.TryGetValue("T", out var t1t)) id.Attr["T"] = t1t;
+                else continue;
+                g.Replace(t2, id);
+            }
+            else
+            {
+                g.RewireData(new TensorName(t2.Name, 0, false), x);
+                orphans.Add(t2.Name);
+            }
+        }
+        g.RemoveOrphans(orphans, context.Protected);
+        return before - g.Nodes.Count(n => n.Op == "Transpose");
     }
 
     /// <summary>The distinct constant permutations of Transpose nodes that some candidate op reads.</summary>
