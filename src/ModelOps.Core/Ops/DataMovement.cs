@@ -289,18 +289,22 @@ internal static class DataMovement
         }
         int inRow = inShape[rank - 1] * unit, outRow = outShape[rank - 1] * unit;
         int left = checked((int)pads[2 * (rank - 1)]) * unit;
-        int rows = Count(outShape.AsSpan(0, rank - 1));
         if (inRow == 0 && mirror is null) { dst.AsSpan().Fill(fill); return dst; }
-        var inStrides = Strides(inShape.AsSpan(0, rank - 1));
-        var c = new int[Math.Max(rank - 1, 0)];
         int reflectOff = mirror == true ? 1 : 0;
-        for (int r = 0; r < rows; r++)
+        // Rows are grouped in blocks along the dim just above the row (hd): a block is one input plane (or none).
+        int hd = rank - 2;
+        int outH = hd >= 0 ? outShape[hd] : 1, inH = hd >= 0 ? inShape[hd] : 1, top = hd >= 0 ? checked((int)pads[2 * hd]) : 0;
+        int blocks = hd >= 0 ? Count(outShape.AsSpan(0, hd)) : 1;
+        var inStrides = hd >= 0 ? Strides(inShape.AsSpan(0, hd + 1)) : new long[] { 1 }; // in rows
+        var c = new int[Math.Max(hd, 0)];
+        long blockSize = (long)outH * outRow;
+        for (int blk = 0; blk < blocks; blk++)
         {
-            var row = dst.AsSpan(r * outRow, outRow);
-            // The input row this output row comes from (or none).
-            long off = 0;
+            var block = dst.AsSpan(checked((int)(blk * blockSize)), checked((int)blockSize));
+            // The input plane of this block: outer coordinates mapped into the input (mirrored), or none (constant mode).
+            long plane = 0;
             bool inside = true;
-            for (int d = 0; d < rank - 1; d++)
+            for (int d = 0; d < hd; d++)
             {
                 long k = c[d] - pads[2 * d];
                 int size = inShape[d];
@@ -309,33 +313,55 @@ internal static class DataMovement
                     if (mirror is null) { inside = false; break; }
                     k = k < 0 ? -k - 1 + reflectOff : 2L * size - 1 - k - reflectOff;
                 }
-                off += k * inStrides[d];
+                plane += k * inStrides[d];
             }
-            if (!inside) row.Fill(fill);
+            if (!inside) block.Fill(fill);
+            else if (mirror is null)
+            {
+                int rowsIn = Math.Min(inH, outH - top);
+                block.Slice(0, top * outRow).Fill(fill);
+                block.Slice((top + rowsIn) * outRow).Fill(fill);
+                var srcPlane = src.AsSpan(checked((int)(plane * inRow)), inH * inRow);
+                for (int h = 0; h < rowsIn; h++)
+                {
+                    var row = block.Slice((top + h) * outRow, outRow);
+                    srcPlane.Slice(h * inRow, inRow).CopyTo(row.Slice(left, inRow));
+                    FillShort(row.Slice(0, left), fill);
+                    FillShort(row.Slice(left + inRow), fill);
+                }
+            }
             else
             {
-                var srcRow = src.AsSpan(checked((int)(off * inRow)), inRow);
-                srcRow.CopyTo(row.Slice(left, inRow));
-                if (mirror is null)
+                // Mirror: every output row comes from an input row; the last dim's borders are mirrored position by
+                // position (a position is `unit` elements); REFLECT skips the edge.
+                int w = inShape[rank - 1], lp = left / unit, op = outShape[rank - 1];
+                for (int oh = 0; oh < outH; oh++)
                 {
-                    row.Slice(0, left).Fill(fill);
-                    row.Slice(left + inRow).Fill(fill);
-                }
-                else
-                {
-                    // Mirror the last padded dim position by position (a position is `unit` elements): REFLECT skips the edge.
-                    int w = inShape[rank - 1], lp = left / unit, op = outShape[rank - 1];
+                    long k = oh - top;
+                    if (k < 0) k = -k - 1 + reflectOff;
+                    else if (k >= inH) k = 2L * inH - 1 - k - reflectOff;
+                    var srcRow = src.AsSpan(checked((int)((plane + k) * inRow)), inRow);
+                    var row = block.Slice(oh * outRow, outRow);
+                    srcRow.CopyTo(row.Slice(left, inRow));
                     for (int j = 0; j < lp; j++) srcRow.Slice((lp - 1 - j + reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
                     for (int j = lp + w; j < op; j++) srcRow.Slice((2 * w - 1 - (j - lp) - reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
                 }
             }
-            for (int d = rank - 2; d >= 0; d--)
+            for (int d = hd - 1; d >= 0; d--)
             {
                 if (++c[d] < outShape[d]) break;
                 c[d] = 0;
             }
         }
         return dst;
+    }
+
+    /// <summary>Fills a span that is usually a few elements long (a row's border) without the call overhead of Span.Fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillShort<T>(Span<T> span, T value)
+    {
+        if (span.Length > 16) { span.Fill(value); return; }
+        for (int i = 0; i < span.Length; i++) span[i] = value;
     }
 
     /// <summary>
