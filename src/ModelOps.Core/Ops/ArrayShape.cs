@@ -387,16 +387,50 @@ public sealed partial class ArrayShape : OpFamily
         if (p.Length != 2 * x.Rank) throw ctx.Error($"has paddings of shape {Tensor.FormatShape(paddings.Shape)} for a rank-{x.Rank} tensor; expected [{x.Rank},2].");
         if (p.Any(v => v < 0)) throw ctx.Error("has negative paddings.");
         var outShape = x.Shape.Select((d, i) => checked((int)(d + p[2 * i] + p[2 * i + 1]))).ToArray();
-        if (x.DType == DataType.DtFloat && x.Rank > 0 && (value is null || value.DType == DataType.DtFloat))
-            return new Tensor(DataType.DtFloat, outShape, DataMovement.PadFloat(x.As<float>(), x.Shape, outShape, p, value is null ? 0f : value.As<float>()[0], ctx));
+        Tensor fill = value ?? Tensor.Zeros(x.DType, Array.Empty<int>());
+        if (fill.DType != x.DType) throw ctx.Error($"pads a {x.DType.Name()} tensor with a {fill.DType.Name()} value.");
+        if (fill.Length < 1) throw ctx.Error("has an empty constant_values.");
+        return PadTyped(ctx, x, outShape, p, fill, null) ?? GatherPad(x, outShape, p, fill, null);
+    }
+
+    /// <summary>Row-copy padding for tensors stored as arrays of an unmanaged type; null for other storage.</summary>
+    private static Tensor? PadTyped(KernelContext ctx, Tensor x, int[] outShape, long[] p, Tensor fill, bool? mirror)
+    {
+        if (x.DType.Lanes() != 1) return null;
+        Array? data = x.Data switch
+        {
+            float[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((float[])fill.Data)[0], mirror, ctx),
+            double[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((double[])fill.Data)[0], mirror, ctx),
+            Half[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((Half[])fill.Data)[0], mirror, ctx),
+            int[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((int[])fill.Data)[0], mirror, ctx),
+            long[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((long[])fill.Data)[0], mirror, ctx),
+            byte[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((byte[])fill.Data)[0], mirror, ctx),
+            sbyte[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((sbyte[])fill.Data)[0], mirror, ctx),
+            short[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((short[])fill.Data)[0], mirror, ctx),
+            ushort[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((ushort[])fill.Data)[0], mirror, ctx),
+            uint[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((uint[])fill.Data)[0], mirror, ctx),
+            ulong[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((ulong[])fill.Data)[0], mirror, ctx),
+            bool[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((bool[])fill.Data)[0], mirror, ctx),
+            _ => null,
+        };
+        return data is null ? null : new Tensor(x.DType, outShape, data);
+    }
+
+    /// <summary>Padding through an index map (strings and other storage the row copies do not handle).</summary>
+    private static Tensor GatherPad(Tensor x, int[] outShape, long[] p, Tensor? fill, bool? mirror)
+    {
         var st = DataMovement.Strides(x.Shape);
         var contrib = outShape.Select((len, d) => Enumerable.Range(0, len).Select(c =>
         {
+            long D = x.Shape[d];
             long src = c - p[2 * d];
-            return src >= 0 && src < x.Shape[d] ? src * st[d] : -1L;
+            if (mirror is { } reflect)
+            {
+                if (src < 0) src = reflect ? -src : -src - 1;
+                else if (src >= D) src = reflect ? 2 * D - 2 - src : 2 * D - 1 - src;
+            }
+            return src >= 0 && src < D ? src * st[d] : -1L;
         }).ToArray()).ToArray();
-        Tensor fill = value ?? Tensor.Zeros(x.DType, Array.Empty<int>());
-        if (fill.DType != x.DType) throw ctx.Error($"pads a {x.DType.Name()} tensor with a {fill.DType.Name()} value.");
         return DataMovement.Take(x, AxisMap(outShape, contrib), outShape, fill);
     }
 
@@ -413,16 +447,8 @@ public sealed partial class ArrayShape : OpFamily
             if (p[2 * d] < 0 || p[2 * d + 1] < 0 || p[2 * d] > x.Shape[d] - off || p[2 * d + 1] > x.Shape[d] - off)
                 throw ctx.Error($"pads dimension {d} of size {x.Shape[d]} by [{p[2 * d]},{p[2 * d + 1]}]; {mode} allows at most {x.Shape[d] - off}.");
         var outShape = x.Shape.Select((d, i) => (int)(d + p[2 * i] + p[2 * i + 1])).ToArray();
-        var st = DataMovement.Strides(x.Shape);
-        var contrib = outShape.Select((len, d) => Enumerable.Range(0, len).Select(c =>
-        {
-            long D = x.Shape[d];
-            long src = c - p[2 * d];
-            if (src < 0) src = reflect ? -src : -src - 1;
-            else if (src >= D) src = reflect ? 2 * D - 2 - src : 2 * D - 1 - src;
-            return src * st[d];
-        }).ToArray()).ToArray();
-        ctx.SetOutput(0, DataMovement.Take(x, AxisMap(outShape, contrib), outShape));
+        var fill = Tensor.Zeros(x.DType, Array.Empty<int>());
+        ctx.SetOutput(0, PadTyped(ctx, x, outShape, p, fill, reflect) ?? GatherPad(x, outShape, p, null, reflect));
     }
 
     private static Tensor IntVector(DataType t, long[] v) =>

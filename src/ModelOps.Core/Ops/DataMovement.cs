@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using ModelOps.Core.Errors;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Tensors;
@@ -177,20 +178,34 @@ internal static class DataMovement
         {
             for (long blk = 0; blk < blocks; blk++)
             {
-                for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                if (sizeof(T) == 4 && Sse.IsSupported && rowsA >= 4 && inner >= 4)
+                    Transpose4x4Tiles((float*)(ps + srcBase), (float*)(pd + dstBase), rowsA, inner, innerStep, dA);
+                else if (inner <= 4)
                 {
-                    int a1 = Math.Min(rowsA, a0 + Tile);
-                    for (int b0 = 0; b0 < inner; b0 += Tile)
+                    // Few columns (an NCHW → NHWC image with 3 channels): one pass over the rows, the columns unrolled.
+                    T* s0 = ps + srcBase;
+                    T* d = pd + dstBase;
+                    for (int a = 0; a < rowsA; a++, s0++, d += dA)
                     {
-                        int b1 = Math.Min(inner, b0 + Tile);
-                        for (int a = a0; a < a1; a++)
-                        {
-                            T* s = ps + srcBase + a + b0 * innerStep;
-                            T* d = pd + dstBase + a * dA;
-                            for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
-                        }
+                        T* s = s0;
+                        for (int b = 0; b < inner; b++, s += innerStep) d[b] = *s;
                     }
                 }
+                else
+                    for (int a0 = 0; a0 < rowsA; a0 += Tile)
+                    {
+                        int a1 = Math.Min(rowsA, a0 + Tile);
+                        for (int b0 = 0; b0 < inner; b0 += Tile)
+                        {
+                            int b1 = Math.Min(inner, b0 + Tile);
+                            for (int a = a0; a < a1; a++)
+                            {
+                                T* s = ps + srcBase + a + b0 * innerStep;
+                                T* d = pd + dstBase + a * dA;
+                                for (int b = b0; b < b1; b++, s += innerStep) d[b] = *s;
+                            }
+                        }
+                    }
                 for (int i = outer.Count - 1; i >= 0; i--)
                 {
                     int d = outer[i];
@@ -206,44 +221,147 @@ internal static class DataMovement
     }
 
     /// <summary>
-    /// Zero/constant padding of a float tensor: each input row along the last axis is copied once
-    /// into place; the rest of the output holds <paramref name="fill"/>.
+    /// d[a·dA + b] = s[a + b·sStep] for a &lt; rows, b &lt; cols (4-byte elements): 16×16 tiles of 4×4 SSE register
+    /// transposes (four row loads, unpack/move shuffles, four row stores); ragged edges element by element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] PadFloat(float[] src, int[] inShape, int[] outShape, long[] pads, float fill, KernelContext? alloc = null)
+    private static unsafe void Transpose4x4Tiles(float* s, float* d, int rows, int cols, long sStep, long dA)
+    {
+        const int Tile = 16;
+        int rows4 = rows & ~3, cols4 = cols & ~3;
+        for (int a0 = 0; a0 < rows4; a0 += Tile)
+        {
+            int a1 = Math.Min(rows4, a0 + Tile);
+            for (int b0 = 0; b0 < cols4; b0 += Tile)
+            {
+                int b1 = Math.Min(cols4, b0 + Tile);
+                for (int b = b0; b < b1; b += 4)
+                {
+                    float* sr = s + b * sStep;
+                    for (int a = a0; a < a1; a += 4)
+                    {
+                        // Rows b..b+3 of the source at columns a..a+3 become rows a..a+3 of the destination at columns b..b+3.
+                        var r0 = Sse.LoadVector128(sr + a);
+                        var r1 = Sse.LoadVector128(sr + sStep + a);
+                        var r2 = Sse.LoadVector128(sr + 2 * sStep + a);
+                        var r3 = Sse.LoadVector128(sr + 3 * sStep + a);
+                        var t0 = Sse.UnpackLow(r0, r1);   // r0[0] r1[0] r0[1] r1[1]
+                        var t1 = Sse.UnpackLow(r2, r3);   // r2[0] r3[0] r2[1] r3[1]
+                        var t2 = Sse.UnpackHigh(r0, r1);  // r0[2] r1[2] r0[3] r1[3]
+                        var t3 = Sse.UnpackHigh(r2, r3);  // r2[2] r3[2] r2[3] r3[3]
+                        float* dr = d + a * dA + b;
+                        Sse.Store(dr, Sse.MoveLowToHigh(t0, t1));
+                        Sse.Store(dr + dA, Sse.MoveHighToLow(t1, t0));
+                        Sse.Store(dr + 2 * dA, Sse.MoveLowToHigh(t2, t3));
+                        Sse.Store(dr + 3 * dA, Sse.MoveHighToLow(t3, t2));
+                    }
+                }
+            }
+        }
+        // Ragged edges: the last rows % 4 rows (all columns) and the last cols % 4 columns (the other rows).
+        for (int a = rows4; a < rows; a++)
+            for (int b = 0; b < cols; b++) d[a * dA + b] = s[a + b * sStep];
+        for (int a = 0; a < rows4; a++)
+            for (int b = cols4; b < cols; b++) d[a * dA + b] = s[a + b * sStep];
+    }
+
+    /// <summary>
+    /// Constant (<paramref name="mirror"/> null) or mirror padding of a tensor whose storage is a T[], output from
+    /// the kernel's buffer pool when <paramref name="alloc"/> is given. Trailing dims without padding are merged into
+    /// longer rows; every output row is then either a fill (outside the input along an outer dim, constant mode),
+    /// or one block copy of its input row with only the left/right borders filled or mirrored. Each output element
+    /// is written once; no index map.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static T[] PadRows<T>(T[] src, int[] inShape, int[] outShape, long[] pads, T fill, bool? mirror, KernelContext? alloc = null) where T : unmanaged
     {
         int n = Count(outShape);
-        var dst = NewArray<float>(alloc, n, clear: fill == 0);
-        if (fill != 0) Array.Fill(dst, fill);
+        var dst = NewArray<T>(alloc, n, clear: false);
+        if (n == 0) return dst;
         int rank = inShape.Length;
-        // Trailing dims without padding ride along with the last padded one: rows get longer, fewer copies.
+        if (rank == 0) { dst[0] = src[0]; return dst; }
+        // Trailing dims without padding ride along with the last padded one: a position of it is `unit` elements.
+        int unit = 1;
         while (rank > 1 && pads[2 * (rank - 1)] == 0 && pads[2 * (rank - 1) + 1] == 0)
         {
-            int last = inShape[rank - 1];
-            inShape = [.. inShape.AsSpan(0, rank - 2), inShape[rank - 2] * last];
-            outShape = [.. outShape.AsSpan(0, rank - 2), outShape[rank - 2] * last];
-            pads = [.. pads.AsSpan(0, 2 * (rank - 2)), pads[2 * (rank - 2)] * last, pads[2 * (rank - 2) + 1] * last];
+            unit *= inShape[rank - 1];
             rank--;
         }
-        int rows = Count(inShape.AsSpan(0, rank - 1));
-        int inner = inShape[rank - 1];
-        if (rows == 0 || inner == 0) return dst;
-        var outStrides = Strides(outShape);
-        long start = pads[2 * (rank - 1)];
-        for (int d = 0; d < rank - 1; d++) start += pads[2 * d] * outStrides[d];
-        var c = new int[Math.Max(rank - 1, 0)];
-        long off = start;
-        for (int r = 0; r < rows; r++)
+        int inRow = inShape[rank - 1] * unit, outRow = outShape[rank - 1] * unit;
+        int left = checked((int)pads[2 * (rank - 1)]) * unit;
+        if (inRow == 0 && mirror is null) { dst.AsSpan().Fill(fill); return dst; }
+        int reflectOff = mirror == true ? 1 : 0;
+        // Rows are grouped in blocks along the dim just above the row (hd): a block is one input plane (or none).
+        int hd = rank - 2;
+        int outH = hd >= 0 ? outShape[hd] : 1, inH = hd >= 0 ? inShape[hd] : 1, top = hd >= 0 ? checked((int)pads[2 * hd]) : 0;
+        int blocks = hd >= 0 ? Count(outShape.AsSpan(0, hd)) : 1;
+        var inStrides = hd >= 0 ? Strides(inShape.AsSpan(0, hd + 1)) : new long[] { 1 }; // in rows
+        var c = new int[Math.Max(hd, 0)];
+        long blockSize = (long)outH * outRow;
+        for (int blk = 0; blk < blocks; blk++)
         {
-            src.AsSpan(r * inner, inner).CopyTo(dst.AsSpan((int)off, inner));
-            for (int d = rank - 2; d >= 0; d--)
+            var block = dst.AsSpan(checked((int)(blk * blockSize)), checked((int)blockSize));
+            // The input plane of this block: outer coordinates mapped into the input (mirrored), or none (constant mode).
+            long plane = 0;
+            bool inside = true;
+            for (int d = 0; d < hd; d++)
             {
-                if (++c[d] < inShape[d]) { off += outStrides[d]; break; }
-                off -= outStrides[d] * (c[d] - 1);
+                long k = c[d] - pads[2 * d];
+                int size = inShape[d];
+                if (k < 0 || k >= size)
+                {
+                    if (mirror is null) { inside = false; break; }
+                    k = k < 0 ? -k - 1 + reflectOff : 2L * size - 1 - k - reflectOff;
+                }
+                plane += k * inStrides[d];
+            }
+            if (!inside) block.Fill(fill);
+            else if (mirror is null)
+            {
+                int rowsIn = Math.Min(inH, outH - top);
+                block.Slice(0, top * outRow).Fill(fill);
+                block.Slice((top + rowsIn) * outRow).Fill(fill);
+                var srcPlane = src.AsSpan(checked((int)(plane * inRow)), inH * inRow);
+                for (int h = 0; h < rowsIn; h++)
+                {
+                    var row = block.Slice((top + h) * outRow, outRow);
+                    srcPlane.Slice(h * inRow, inRow).CopyTo(row.Slice(left, inRow));
+                    FillShort(row.Slice(0, left), fill);
+                    FillShort(row.Slice(left + inRow), fill);
+                }
+            }
+            else
+            {
+                // Mirror: every output row comes from an input row; the last dim's borders are mirrored position by
+                // position (a position is `unit` elements); REFLECT skips the edge.
+                int w = inShape[rank - 1], lp = left / unit, op = outShape[rank - 1];
+                for (int oh = 0; oh < outH; oh++)
+                {
+                    long k = oh - top;
+                    if (k < 0) k = -k - 1 + reflectOff;
+                    else if (k >= inH) k = 2L * inH - 1 - k - reflectOff;
+                    var srcRow = src.AsSpan(checked((int)((plane + k) * inRow)), inRow);
+                    var row = block.Slice(oh * outRow, outRow);
+                    srcRow.CopyTo(row.Slice(left, inRow));
+                    for (int j = 0; j < lp; j++) srcRow.Slice((lp - 1 - j + reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
+                    for (int j = lp + w; j < op; j++) srcRow.Slice((2 * w - 1 - (j - lp) - reflectOff) * unit, unit).CopyTo(row.Slice(j * unit, unit));
+                }
+            }
+            for (int d = hd - 1; d >= 0; d--)
+            {
+                if (++c[d] < outShape[d]) break;
                 c[d] = 0;
             }
         }
         return dst;
+    }
+
+    /// <summary>Fills a span that is usually a few elements long (a row's border) without the call overhead of Span.Fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillShort<T>(Span<T> span, T value)
+    {
+        if (span.Length > 16) { span.Fill(value); return; }
+        for (int i = 0; i < span.Length; i++) span[i] = value;
     }
 
     /// <summary>

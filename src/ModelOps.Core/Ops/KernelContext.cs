@@ -128,4 +128,18 @@ public sealed class EngineOptions
     /// arithmetic is the same, so results are identical; false runs the graph exactly as given.
     /// </summary>
     public bool FuseContractions { get; init; } = true;
+
+    /// <summary>
+    /// Plans cancel layout transposes: Transpose pairs around layout-agnostic ops (element-wise, Pad, ConcatV2), as
+    /// graphs converted from NCHW formats have, are moved through those ops until they meet and vanish (the
+    /// cancel_transposes rewrite, applied to the session's copy of the graph). Outputs keep their values; nodes
+    /// whose layout changed are renamed, so fetching one of them plans the unrewritten graph instead.
+    /// </summary>
+    public bool CancelTransposes { get; init; } = true;
+
+    /// <summary>
+    /// Plans fold a zero Pad read only by convolutions into their explicit padding (the fold_pad_into_conv rewrite,
+    /// applied to the session's copy of the graph), so the padded tensor is never built. Values are unchanged.
+    /// </summary>
+    public bool FoldPadIntoConv { get; init; } = true;
 }

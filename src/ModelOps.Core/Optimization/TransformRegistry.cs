@@ -38,6 +38,8 @@ public sealed class TransformRegistry
         new FoldConstantsPass(),
         new FoldBatchNormsPass(),
         new FuseContractionsPass(),
+        new CancelTransposesPass(),
+        new FoldPadIntoConvPass(),
         new MergeDuplicateNodesPass(),
         new RemoveDevicePass(),
         new SortByExecutionOrderPass(),

@@ -16,8 +16,10 @@ namespace ModelOps.Core.Runtime;
 /// scheduled, kernels looked up, constants decoded, last uses found); <see cref="Run"/> then executes
 /// the plan as often as needed. Fetch sets other than the planned outputs get their own plan, made on
 /// first use and cached. Runs of one session are serialized (a lock); use one session per thread for
-/// parallel inference. Unless <see cref="EngineOptions.FuseContractions"/> is off, plans run a copy of the graph
-/// in which contractions and their bias add and activation are fused (same arithmetic, fewer intermediates).
+/// parallel inference. Unless <see cref="EngineOptions.FuseContractions"/>, <see cref="EngineOptions.CancelTransposes"/>
+/// and <see cref="EngineOptions.FoldPadIntoConv"/> are off, plans run a copy of the graph in which layout transposes around
+/// layout-agnostic ops cancel, zero pads fold into convolution padding and contractions and their bias add and activation
+/// are fused (same values, fewer intermediates).
 /// </summary>
 public sealed class GraphSession : IInferenceSession
 {
@@ -58,7 +60,7 @@ public sealed class GraphSession : IInferenceSession
             _defaultFetches = Outputs.Select(o => o.Name).ToArray();
         }
 
-        _fused = Options.FuseContractions ? Fuse(_graph, _defaultFetches) : null;
+        _fused = Options.FuseContractions || Options.CancelTransposes || Options.FoldPadIntoConv ? Rewrite(_graph, _defaultFetches, Options) : null;
         _defaultPlan = PlanFor(_defaultFetches);
         Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_defaultPlan.Graph.Nodes[i], Placeholders.Producer(graph))).ToList();
     }
@@ -142,17 +144,23 @@ public sealed class GraphSession : IInferenceSession
     }
 
     /// <summary>
-    /// The graph with contractions + bias add + activation fused (placeholders and <paramref name="fetches"/> kept),
-    /// or null when nothing fused.
+    /// The graph with layout transposes cancelled and contractions + bias add + activation fused, as the options
+    /// ask (placeholders and <paramref name="fetches"/> kept), or null when nothing changed.
     /// </summary>
-    private static TfGraph? Fuse(TfGraph graph, string[] fetches)
+    private static TfGraph? Rewrite(TfGraph graph, string[] fetches, EngineOptions options)
     {
         var inputs = graph.Def.Node.Where(n => IsPlaceholder(n.Op)).Select(n => n.Name).ToList();
         var notes = new List<string>();
-        GraphDef rewritten;
+        GraphDef rewritten = graph.Def;
         try
         {
-            rewritten = new FuseContractionsPass().Apply(graph.Def, new PassContext(inputs, fetches, notes: notes));
+            // Transposes first: an activation that moves next to its convolution can then fuse into it.
+            if (options.CancelTransposes)
+                rewritten = new CancelTransposesPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
+            if (options.FoldPadIntoConv)
+                rewritten = new FoldPadIntoConvPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
+            if (options.FuseContractions)
+                rewritten = new FuseContractionsPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
         }
         catch (ModelOpsException)
         {

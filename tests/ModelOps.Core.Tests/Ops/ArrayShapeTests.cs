@@ -53,6 +53,13 @@ public class ArrayShapeTests
     [InlineData(new[] { 2, 3, 37, 41 }, new[] { 0, 2, 3, 1 })] // NCHW -> NHWC, tiles with ragged edges
     [InlineData(new[] { 2, 41, 37, 9 }, new[] { 0, 3, 1, 2 })] // NHWC -> NCHW
     [InlineData(new[] { 3, 5, 40, 33 }, new[] { 1, 0, 3, 2 })] // two swaps: the tiled last pair under a permuted outer dim
+    [InlineData(new[] { 1, 3, 9, 11 }, new[] { 0, 2, 3, 1 })] // an RGB image to NHWC: three columns, one pass
+    [InlineData(new[] { 2, 4, 3, 5 }, new[] { 0, 2, 3, 1 })] // exactly one 4-wide register block per row, ragged rows
+    [InlineData(new[] { 1, 124, 13, 13 }, new[] { 0, 2, 3, 1 })] // 169 x 124: ragged 4x4 blocks on both sides
+    [InlineData(new[] { 1, 13, 13, 124 }, new[] { 0, 3, 1, 2 })]
+    [InlineData(new[] { 1, 80, 2704 }, new[] { 0, 2, 1 })] // nanodet's head transposes
+    [InlineData(new[] { 3, 2, 5 }, new[] { 0, 2, 1 })] // fewer than 4 rows
+    [InlineData(new[] { 2, 1, 6, 5 }, new[] { 0, 2, 3, 1 })] // a size-1 dim
     public void Transpose_of_large_tensors_matches_the_definition(int[] shape, int[] perm)
     {
         int n = shape.Aggregate(1, (a, d) => a * d);
@@ -71,6 +78,18 @@ public class ArrayShapeTests
             for (int d = 0; d < outShape.Length; d++) src += coord[d] * inStrides[perm[d]];
             Assert.Equal(src, (int)got[i]);
         }
+    }
+
+    [Fact]
+    public void Transpose_of_other_element_sizes_matches_float()
+    {
+        int[] shape = [2, 5, 6, 7];
+        int[] perm = [0, 3, 1, 2];
+        int n = shape.Aggregate(1, (a, d) => a * d);
+        var f = Run1("Transpose", T(Enumerable.Range(0, n).Select(i => (float)i).ToArray(), shape), I(perm, 4)).As<float>();
+        Assert.Equal(f.Select(v => (double)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (double)i).ToArray(), shape), I(perm, 4)).As<double>());
+        Assert.Equal(f.Select(v => (short)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (short)i).ToArray(), shape), I(perm, 4)).As<short>());
+        Assert.Equal(f.Select(v => (long)v), Run1("Transpose", Tensor.Create(Enumerable.Range(0, n).Select(i => (long)i).ToArray(), shape), I(perm, 4)).As<long>());
     }
 
     [Fact]
@@ -145,6 +164,78 @@ public class ArrayShapeTests
                     for (int d = shape.Length - 1; d >= 0 && ++idx[d] == outShape[d]; d--) idx[d] = 0;
                 }
             }
+    }
+
+    /// <summary>Naive padding by the definition: constant fill outside, or the mirrored source coordinate.</summary>
+    private static int[] NaivePad(int[] data, int[] shape, int[] pads, int fill, string? mirror)
+    {
+        var outShape = shape.Select((n, d) => n + pads[2 * d] + pads[2 * d + 1]).ToArray();
+        var result = new int[outShape.Aggregate(1, (a, b) => a * b)];
+        var idx = new int[shape.Length];
+        for (int o = 0; o < result.Length; o++)
+        {
+            int src = 0;
+            bool inside = true;
+            for (int d = 0; d < shape.Length; d++)
+            {
+                int c = idx[d] - pads[2 * d];
+                if (mirror is not null && c < 0) c = mirror == "REFLECT" ? -c : -c - 1;
+                else if (mirror is not null && c >= shape[d]) c = mirror == "REFLECT" ? 2 * shape[d] - 2 - c : 2 * shape[d] - 1 - c;
+                inside &= c >= 0 && c < shape[d];
+                src = src * shape[d] + c;
+            }
+            result[o] = inside ? data[src] : fill;
+            for (int d = shape.Length - 1; d >= 0 && ++idx[d] == outShape[d]; d--) idx[d] = 0;
+        }
+        return result;
+    }
+
+    [Theory]
+    [InlineData("REFLECT")]
+    [InlineData("SYMMETRIC")]
+    [InlineData(null)]
+    public void Pad_and_MirrorPad_match_naive_for_edge_shapes_and_int_storage(string? mirror)
+    {
+        // Rank 1, single elements, padding only an outer dim (long merged rows), only the last dim, NCHW/NHWC-like 4-D, batch padding.
+        int[][] shapes = [[1], [5], [1, 1, 1], [2, 3], [4, 1, 3], [1, 3, 4, 5], [2, 4, 5, 3], [3, 2, 2, 2, 2]];
+        var rnd = new Random(21);
+        int off = mirror == "REFLECT" ? 1 : 0;
+        foreach (var shape in shapes)
+            for (int rep = 0; rep < 6; rep++)
+            {
+                var pads = new int[2 * shape.Length];
+                for (int d = 0; d < shape.Length; d++)
+                {
+                    int max = mirror is null ? 3 : shape[d] - off;
+                    bool padThis = rep switch { 0 => d == 0, 1 => d == shape.Length - 1, 2 => d != shape.Length - 1, _ => true };
+                    if (padThis && max > 0) { pads[2 * d] = rnd.Next(max + 1); pads[2 * d + 1] = rnd.Next(max + 1); }
+                }
+                int count = shape.Aggregate(1, (a, b) => a * b);
+                var data = Enumerable.Range(0, count).Select(i => i * 3 + 1).ToArray();
+                int fill = rep == 4 && mirror is null ? -9 : 0;
+                var x = Tensor.Create(data, shape);
+                var p = I(pads, shape.Length, 2);
+                var r = mirror is not null ? RunOp("MirrorPad", new[] { x, p }, A(("mode", Attr.String(mirror))))[0]
+                    : fill != 0 ? Run1("PadV2", x, p, Tensor.Scalar(fill)) : Run1("Pad", x, p);
+                Assert.Equal(shape.Select((n, d) => n + pads[2 * d] + pads[2 * d + 1]), r.Shape);
+                Assert.Equal(NaivePad(data, shape, pads, fill, mirror), r.As<int>());
+                // float storage takes the same path
+                var rf = mirror is not null ? RunOp("MirrorPad", new[] { T(data.Select(v => (float)v).ToArray(), shape), p }, A(("mode", Attr.String(mirror))))[0]
+                    : Run1("PadV2", T(data.Select(v => (float)v).ToArray(), shape), p, Tensor.Scalar((float)fill));
+                Assert.Equal(NaivePad(data, shape, pads, fill, mirror).Select(v => (float)v), rf.As<float>());
+            }
+    }
+
+    [Fact]
+    public void Pad_of_empty_tensors_fills_the_padding()
+    {
+        var r = Run1("PadV2", T(Array.Empty<float>(), 2, 0), I(new[] { 0, 1, 1, 1 }, 2, 2), T(new[] { 4f }));
+        Assert.Equal(new[] { 3, 2 }, r.Shape);
+        Assert.All(r.As<float>(), v => Assert.Equal(4f, v));
+        var e = Run1("Pad", T(Array.Empty<float>(), 0, 3), I(new[] { 0, 0, 1, 1 }, 2, 2));
+        Assert.Equal(new[] { 0, 5 }, e.Shape);
+        var s = Run1("Pad", Tensor.FromStrings(new[] { "a", "b" }, 2), I(new[] { 1, 0 }, 1, 2));
+        Assert.Equal(new[] { "", "a", "b" }, s.As<byte[]>().Select(b => System.Text.Encoding.UTF8.GetString(b)));
     }
 
     [Fact]
