@@ -295,9 +295,18 @@ public sealed partial class ArrayShape : OpFamily
         ctx.SetOutput(0, DataMovement.TakeStrided(x, outShape, baseOff, st, ctx));
     }
 
+    /// <summary>A strided slice's plan kept while begin/end/strides are graph constants and the input shape repeats.</summary>
+    private sealed record StridedSliceState(int[] Shape, Tensor Begin, Tensor End, Tensor Strides, int[] Sizes, long BaseOffset, long[] Step, int[] FinalShape);
+
     private static void StridedSlice(KernelContext ctx)
     {
         var x = ctx.Input(0);
+        if (ctx.State is StridedSliceState c && ReferenceEquals(c.Begin, ctx.Input(1)) && ReferenceEquals(c.End, ctx.Input(2))
+            && ReferenceEquals(c.Strides, ctx.Input(3)) && c.Shape.AsSpan().SequenceEqual(x.Shape))
+        {
+            ctx.SetOutput(0, DataMovement.TakeStrided(x, c.Sizes, c.BaseOffset, c.Step, ctx).Reshape((int[])c.FinalShape.Clone()));
+            return;
+        }
         var begin = ctx.Input(1).ToInt64Array();
         var end = ctx.Input(2).ToInt64Array();
         var strides = ctx.Input(3).ToInt64Array();
@@ -310,6 +319,8 @@ public sealed partial class ArrayShape : OpFamily
         long baseOff = 0;
         var step = new long[x.Rank];
         for (int d = 0; d < x.Rank; d++) { baseOff += plan.Begin[d] * st[d]; step[d] = plan.Stride[d] * st[d]; }
+        if (ctx.IsConstantInput(1) && ctx.IsConstantInput(2) && ctx.IsConstantInput(3))
+            ctx.State = new StridedSliceState((int[])x.Shape.Clone(), ctx.Input(1), ctx.Input(2), ctx.Input(3), plan.Sizes, baseOff, step, (int[])plan.FinalShape.Clone());
         ctx.SetOutput(0, DataMovement.TakeStrided(x, plan.Sizes, baseOff, step, ctx).Reshape(plan.FinalShape));
     }
 

@@ -284,6 +284,36 @@ public class ArrayShapeTests
     }
 
     [Fact]
+    public void StridedSlice_plan_kept_for_constant_bounds_is_redone_for_a_new_shape_or_bounds()
+    {
+        // x[:, 1:3, ::2] with constant begin/end/strides: the plan is kept between runs of the same context
+        var b = I(new[] { 0, 1, 0 }, 3);
+        var e = I(new[] { 0, 3, 0 }, 3);
+        var s = I(new[] { 1, 1, 2 }, 3);
+        var attrs = A(("begin_mask", Attr.Int(5)), ("end_mask", Attr.Int(5)), ("Index", Attr.Type(DataType.DtInt32)));
+        var ctx = K.Context("StridedSlice", attrs, [false, true, true, true], null, X234, b, e, s);
+        var first = K.Rerun(ctx);
+        Assert.Equal(new[] { 2, 2, 2 }, first.Shape);
+        Assert.Equal(new[] { 4f, 6f, 8f, 10f, 16f, 18f, 20f, 22f }, first.As<float>());
+        // same shape, new values: same plan, new data
+        ctx.Inputs[0] = T(Enumerable.Range(0, 24).Select(i => (float)(100 + i)).ToArray(), 2, 3, 4);
+        var second = K.Rerun(ctx);
+        Assert.Equal(new[] { 104f, 106f, 108f, 110f, 116f, 118f, 120f, 122f }, second.As<float>());
+        second.Shape[0] = 99; // the output's shape is the caller's to change
+        // a new input shape: planned again
+        ctx.Inputs[0] = T(Enumerable.Range(0, 30).Select(i => (float)i).ToArray(), 1, 5, 6);
+        var third = K.Rerun(ctx);
+        Assert.Equal(new[] { 1, 2, 3 }, third.Shape);
+        Assert.Equal(new[] { 6f, 8f, 10f, 12f, 14f, 16f }, third.As<float>());
+        // bounds that are not constants (a new tensor each run) are planned every time
+        ctx.Inputs[0] = X234;
+        ctx.Inputs[1] = I(new[] { 0, 2, 0 }, 3);
+        var fourth = K.Rerun(ctx);
+        Assert.Equal(new[] { 2, 1, 2 }, fourth.Shape);
+        Assert.Equal(new[] { 8f, 10f, 20f, 22f }, fourth.As<float>());
+    }
+
+    [Fact]
     public void StridedSlice_shrink_newaxis_ellipsis()
     {
         // x[1] → shape [3,4]
