@@ -34,6 +34,11 @@ public static class VecMath
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
+    /// <summary>min(max(x, lo), hi) with the plain x86 min/max (a NaN lane comes out as some number; callers select NaN lanes back).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Clamp(Vector256<float> x, Vector256<float> lo, Vector256<float> hi) =>
+        Avx.IsSupported ? Avx.Min(Avx.Max(x, lo), hi) : Vector256.Min(Vector256.Max(x, lo), hi);
+
     /// <summary>n = round(x·log2 e) as float and int, and r = x − n·ln 2 (|x| must be below 2^21).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Reduce(Vector256<float> x, out Vector256<int> n)
@@ -69,7 +74,7 @@ public static class VecMath
     public static Vector256<float> Exp(Vector256<float> x)
     {
         // Below −104 the result is 0 (e^−104 is under half the smallest subnormal); above 89 it overflows.
-        var xc = Vector256.Min(Vector256.Max(x, Vector256.Create(-104f)), Vector256.Create(89f));
+        var xc = Clamp(x, Vector256.Create(-104f), Vector256.Create(89f));
         var r = Reduce(xc, out var n);
         var p = Vector256.Create(1f / 5040f);
         p = MulAdd(p, r, Vector256.Create(1f / 720f));
@@ -99,7 +104,7 @@ public static class VecMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Expm1(Vector256<float> x)
     {
-        var xc = Vector256.Min(Vector256.Max(x, Vector256.Create(-16.5f)), Vector256.Create(20f));
+        var xc = Clamp(x, Vector256.Create(-16.5f), Vector256.Create(20f));
         var y = Expm1Core(xc);
         // Above 20, e^x − 1 rounds to e^x; below −17.4, to −1.
         if (Vector256.GreaterThanAny(x, Vector256.Create(20f)))
@@ -116,7 +121,8 @@ public static class VecMath
         var signMask = Vector256.Create(-0f);
         var sign = x & signMask;
         // tanh(|x|) rounds to 1 from 9.1 on; clamping there keeps 2|x| inside Expm1Core's range.
-        var a = Vector256.Min(Vector256.AndNot(x, signMask), Vector256.Create(9.2f));
+        var a = Vector256.AndNot(x, signMask);
+        a = Avx.IsSupported ? Avx.Min(a, Vector256.Create(9.2f)) : Vector256.Min(a, Vector256.Create(9.2f));
         var e = Expm1Core(a + a);
         var t = e / (e + Vector256.Create(2f));
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), t | sign, x);
@@ -153,7 +159,7 @@ public static class VecMath
     public static Vector256<float> Softplus(Vector256<float> x)
     {
         var z = Exp(x | Vector256.Create(-0f));
-        var y = Vector256.Max(x, Vector256<float>.Zero) + Log1pUnit(z);
+        var y = (Avx.IsSupported ? Avx.Max(x, Vector256<float>.Zero) : Vector256.Max(x, Vector256<float>.Zero)) + Log1pUnit(z);
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), y, x);
     }
 
