@@ -120,8 +120,8 @@ public static class Program
     /// <summary>Conv2D on the corpus models' shapes (SAME, filter packed once, output preallocated), 1 thread: µs per call.</summary>
     private static int ConvShapes(int runs)
     {
-        Console.WriteLine("Conv2D on model shapes (im2col + GEMM), 1 thread");
-        foreach (var (h, c, k, s, cout) in new[] { (64, 1, 3, 1, 8), (62, 8, 3, 1, 8), (32, 3, 3, 1, 16), (32, 16, 3, 1, 16), (128, 3, 3, 1, 64), (63, 64, 3, 1, 32), (128, 3, 5, 2, 24), (60, 8, 1, 1, 16), (224, 3, 3, 2, 24), (112, 16, 1, 1, 64) })
+        Console.WriteLine("Conv2D on model shapes, 1 thread: the engine's choice (windowed where it applies, else im2col + GEMM) and im2col + GEMM alone, interleaved");
+        foreach (var (h, c, k, s, cout) in new[] { (64, 1, 3, 1, 8), (62, 8, 3, 1, 8), (32, 3, 3, 1, 16), (32, 16, 3, 1, 16), (128, 3, 3, 1, 64), (63, 64, 3, 1, 32), (128, 3, 5, 2, 24), (60, 8, 1, 1, 16), (224, 3, 3, 2, 24), (112, 16, 1, 1, 64), (64, 3, 3, 1, 16), (64, 3, 3, 1, 32), (31, 16, 3, 1, 16), (31, 32, 3, 1, 32) })
         {
             int oh = (h + s - 1) / s;
             int padTotal = Math.Max(0, (oh - 1) * s + k - h);
@@ -134,8 +134,21 @@ public static class Program
             var y = new float[oh * oh * cout];
             double flops = 2.0 * oh * oh * cout * k * k * c;
             int reps = Math.Max(1, (int)(2e7 / flops));
-            double ms = Median(runs, () => { for (int r = 0; r < reps; r++) ConvolutionOps.Conv2DNhwc(x, packed, y, g, cout, new Epilogue(), 1); }) / reps;
-            Console.WriteLine($"  [1,{h},{h},{c}] {k}x{k}/{s} -> {cout,-3} {ms * 1000,8:F1} us  {flops / (ms * 1e6),6:F1} GFLOP/s");
+            double ms = 0, msIm2col = 0;
+            var times = new List<(double, double)>();
+            for (int round = 0; round < runs; round++)
+            {
+                ConvolutionOps.WindowedOff = false;
+                double a = Median(1, () => { for (int r = 0; r < reps; r++) ConvolutionOps.Conv2DNhwc(x, packed, y, g, cout, new Epilogue(), 1); }) / reps;
+                ConvolutionOps.WindowedOff = true;
+                double b = Median(1, () => { for (int r = 0; r < reps; r++) ConvolutionOps.Conv2DNhwc(x, packed, y, g, cout, new Epilogue(), 1); }) / reps;
+                times.Add((a, b));
+            }
+            ConvolutionOps.WindowedOff = false;
+            ms = times.Select(t => t.Item1).Order().ElementAt(runs / 2);
+            msIm2col = times.Select(t => t.Item2).Order().ElementAt(runs / 2);
+            string path = k == 1 && s == 1 ? "gemm" : ConvolutionOps.WindowedApplies(g, packed) ? "windowed" : "im2col";
+            Console.WriteLine($"  [1,{h},{h},{c}] {k}x{k}/{s} -> {cout,-3} {ms * 1000,8:F1} us  {flops / (ms * 1e6),6:F1} GFLOP/s ({path,-8})  im2col + GEMM {msIm2col * 1000,8:F1} us  ratio {ms / msIm2col,5:F2}");
         }
         return 0;
     }

@@ -130,6 +130,11 @@ public sealed partial class ConvolutionOps : OpFamily
             return;
         }
         bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OH == g.H && g.OW == g.W;
+        if (!direct && !WindowedOff && WindowedApplies(g, filter))
+        {
+            Windowed(input, filter, output, g, cout, epi, threads);
+            return;
+        }
         // Rows of the im2col matrix per task: about 64K floats of patches, a multiple of the GEMM row tile;
         // direct tasks are sized so that their output rows stay in L2 for the epilogue.
         int chunk = direct
@@ -168,6 +173,111 @@ public sealed partial class ConvolutionOps : OpFamily
             }
             if (!inGemm) epi.Apply(output, outOff, 0, rows, cout);
         });
+    }
+
+    /// <summary>Turns the windowed path off (benchmarks and tests compare it with im2col + GEMM).</summary>
+    internal static bool WindowedOff;
+
+    /// <summary>Output pixels per register tile of the windowed path.</summary>
+    private const int WindowTile = 12;
+
+    /// <summary>
+    /// Whether the windowed path (no im2col) takes this convolution: AVX-512, filter columns in one packed panel
+    /// (cout ≤ 16, or ≤ 32 with 32-wide panels and at most 8 input channels), window rows contiguous in memory
+    /// (width dilation 1) and output rows of at least one register tile.
+    /// </summary>
+    internal static bool WindowedApplies(ConvGeometry g, PackedB f) =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && f.NPad == f.Nr && f.Nr % 16 == 0 && g.DW == 1 && g.OW >= WindowTile
+        // Two 16-column halves re-read the window per half: only worth it while the im2col copy dominates (few channels).
+        && (f.N <= 16 || g.C <= 8);
+
+    /// <summary>
+    /// Convolution read straight from the NHWC image: for twelve neighbouring output pixels of a row whose windows
+    /// lie inside the image horizontally, each window row (KW·C contiguous floats, rows outside the image skipped)
+    /// multiplies the matching rows of the packed filter in one 12×16 register tile
+    /// (<see cref="Gemm.MicroRows12x16"/>); the pixels at the left and right borders go one by one. The epilogue
+    /// runs per output row while it is in cache. Same products and summation order per output as the GEMM path
+    /// over an im2col row (k ascending), so results agree to rounding of the blocked sum.
+    /// </summary>
+    internal static unsafe void Windowed(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, Epilogue epi, int threads)
+    {
+        int rowsTotal = g.N * g.OH;
+        long work = (long)g.OW * cout * g.KH * g.KW * g.C;
+        KernelParallel.For(threads, rowsTotal, work, (r0, r1) =>
+        {
+            WindowedRows(input, filter, output, g, cout, r0, r1);
+            epi.Apply(output, 0, r0 * g.OW, r1 * g.OW, cout);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WindowedRows(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r0, int r1)
+    {
+        int C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OW = g.OW, OH = g.OH;
+        int run = KW * C;
+        nint ldb = filter.Nr;
+        nint tapStride = (nint)g.DH * W * C;
+        nint lda = (nint)g.SW * C;
+        int halves = (cout + 15) / 16;
+        // Output columns whose window lies inside the image horizontally: [owLo, owHi).
+        int owLo = Math.Min(OW, (g.PadLeft + g.SW - 1) / g.SW);
+        int owHi = W - KW + g.PadLeft < 0 ? 0 : Math.Min(OW, (W - KW + g.PadLeft) / g.SW + 1);
+        float* tmp = stackalloc float[16];
+        fixed (float* pin = input)
+        fixed (float* pb = filter.Data)
+        fixed (float* pout = output)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                int n = r / OH, oh = r % OH;
+                int ih0 = oh * g.SH - g.PadTop;
+                int khLo = 0, khHi = KH;
+                while (khLo < KH && ih0 + khLo * g.DH < 0) khLo++;
+                while (khHi > khLo && ih0 + (khHi - 1) * g.DH >= H) khHi--;
+                int taps = khHi - khLo;
+                float* img = pin + (long)n * H * W * C;
+                float* orow = pout + (long)r * OW * cout;
+                float* bTap = pb + (long)khLo * run * ldb;
+                for (int ow = 0; ow < OW;)
+                {
+                    if (ow >= owLo && ow + WindowTile <= owHi && taps > 0)
+                    {
+                        float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)ow * g.SW - g.PadLeft) * C;
+                        for (int h = 0; h < halves; h++)
+                            Gemm.MicroRows12x16(taps, tapStride, run, a, lda, bTap + h * 16, ldb, orow + (long)ow * cout + h * 16, cout, false, Math.Min(16, cout - h * 16));
+                        ow += WindowTile;
+                        continue;
+                    }
+                    // A border pixel (or the tail of the row): only the taps inside the image.
+                    int iw0 = ow * g.SW - g.PadLeft;
+                    for (int h = 0; h < halves; h++)
+                    {
+                        var acc = Vector512<float>.Zero;
+                        for (int kh = khLo; kh < khHi; kh++)
+                        {
+                            float* xrow = img + (long)(ih0 + kh * g.DH) * W * C;
+                            for (int kw = 0; kw < KW; kw++)
+                            {
+                                int iw = iw0 + kw;
+                                if ((uint)iw >= (uint)W) continue;
+                                float* x = xrow + (long)iw * C;
+                                float* b = pb + (long)(kh * KW + kw) * C * ldb + h * 16;
+                                for (int ci = 0; ci < C; ci++) acc = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc);
+                            }
+                        }
+                        int cols = Math.Min(16, cout - h * 16);
+                        float* o = orow + (long)ow * cout + h * 16;
+                        if (cols == 16) Vector512.Store(acc, o);
+                        else
+                        {
+                            Vector512.Store(acc, tmp);
+                            for (int j = 0; j < cols; j++) o[j] = tmp[j];
+                        }
+                    }
+                    ow++;
+                }
+            }
+        }
     }
 
     /// <summary>Patches of output pixels [p0, p0+rows) of image n, each KH·KW·C long (kh, kw, c order).</summary>

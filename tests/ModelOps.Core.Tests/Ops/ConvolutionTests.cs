@@ -2,6 +2,7 @@ using ModelOps.Core.Errors;
 using ModelOps.Core.Graph;
 using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime.Kernels;
 using ModelOps.Core.Tensors;
 using Xunit;
 
@@ -84,6 +85,64 @@ public class ConvolutionTests
             K.Shape([n, oh, ow, cout], r);
             K.Close(NaiveConv(x, n, h, w, c, f, kh, kw, cout, sh, sw, dh, dw, oh, ow, pt, pl), r.As<float>(), 1e-4f);
         }
+    }
+
+    [Fact]
+    public void WindowedConvMatchesNaive()
+    {
+        // Output rows of 12+ pixels with few output channels take the windowed path on AVX-512 (twelve-pixel
+        // register tiles read from the image, border pixels one by one, window rows clipped at the top and
+        // bottom); elsewhere im2col + GEMM. Both must equal the definition: strides, height dilation, SAME /
+        // VALID / EXPLICIT, 1-channel and 3-channel images, cout of one and two 16-lane halves, batch 2,
+        // widths with and without leftover pixels, a fused bias + Relu6 epilogue and a Sigmoid one.
+        var rnd = new Random(41);
+        int t = 0, windowed = 0;
+        foreach (var (kh, kw) in new[] { (3, 3), (5, 5), (1, 3), (3, 1), (1, 1) })
+            foreach (var (c, cout) in new[] { (1, 8), (3, 16), (8, 8), (5, 13), (3, 24), (6, 32), (20, 16), (2, 1) })
+                foreach (var (s, dh, pad) in new[] { (1, 1, "SAME"), (2, 1, "SAME"), (1, 2, "VALID"), (1, 1, "EXPLICIT") })
+                {
+                    t++;
+                    int n = 1 + t % 2, h = 3 + rnd.Next(7), w = 12 * s + kw + rnd.Next(20);
+                    var x = K.Random(n * h * w * c, 900 + t);
+                    var f = K.Random(kh * kw * c * cout, 1000 + t);
+                    var attrs = ConvAttrs(pad == "EXPLICIT" ? "EXPLICIT" : pad, s, s, dh, 1);
+                    int oh, ow, pt, pl;
+                    if (pad == "SAME") { (oh, pt) = Same(h, kh, s, dh); (ow, pl) = Same(w, kw, s, 1); }
+                    else if (pad == "VALID")
+                    {
+                        oh = (h - ((kh - 1) * dh + 1)) / s + 1; ow = (w - kw) / s + 1; pt = pl = 0;
+                        if (oh <= 0) continue;
+                    }
+                    else
+                    {
+                        int top = rnd.Next(3), bottom = rnd.Next(3), left = rnd.Next(3), right = rnd.Next(3);
+                        attrs["explicit_paddings"] = Attr.Ints(0, 0, top, bottom, left, right, 0, 0);
+                        oh = (h + top + bottom - ((kh - 1) * dh + 1)) / s + 1;
+                        ow = (w + left + right - kw) / s + 1;
+                        pt = top; pl = left;
+                        if (oh <= 0) continue;
+                    }
+                    var g = new ConvGeometry { N = n, H = h, W = w, C = c, KH = kh, KW = kw, SH = s, SW = s, DH = dh, DW = 1, OH = oh, OW = ow, PadTop = pt, PadLeft = pl };
+                    if (ConvolutionOps.WindowedApplies(g, Gemm.PackB(false, kh * kw * c, cout, f, 0, cout))) windowed++;
+                    var expected = NaiveConv(x, n, h, w, c, f, kh, kw, cout, s, s, dh, 1, oh, ow, pt, pl);
+                    var r = K.Run1("Conv2D", attrs, K.F(x, n, h, w, c), K.F(f, kh, kw, c, cout));
+                    K.Shape([n, oh, ow, cout], r);
+                    K.Close(expected, r.As<float>(), 1e-4f);
+                    if (t % 3 != 0) continue;
+                    var bias = K.Random(cout, 1100 + t);
+                    var fused = new Dictionary<string, AttrValue>(attrs);
+                    bool sigmoid = t % 2 == 0;
+                    fused["fused_ops"] = sigmoid ? Attr.Strings("BiasAdd", "Sigmoid") : Attr.Strings("BiasAdd", "Relu6");
+                    fused["num_args"] = Attr.Int(1);
+                    var rf = K.Run1("_FusedConv2D", fused, K.F(x, n, h, w, c), K.F(f, kh, kw, c, cout), K.F(bias, cout));
+                    K.Close(expected.Select((v, i) =>
+                    {
+                        float y = v + bias[i % cout];
+                        return sigmoid ? 1 / (1 + MathF.Exp(-y)) : Math.Min(6, Math.Max(0, y));
+                    }).ToArray(), rf.As<float>(), 1e-4f);
+                }
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            Assert.True(windowed > 50, $"only {windowed} of {t} cases took the windowed path");
     }
 
     [Fact]

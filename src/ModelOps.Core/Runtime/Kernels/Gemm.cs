@@ -196,6 +196,7 @@ public static unsafe class Gemm
         {
             float* A = pa0 + aOff, B = pb0 + bOff, C = pc0 + cOff;
             var act = epi?.Activation ?? FusedActivation.None;
+            bool wide16 = nr == 16 && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
             float alpha = epi?.LeakyAlpha ?? 0;
             for (int jc = 0; jc < n; jc += nc)
             {
@@ -218,11 +219,17 @@ public static unsafe class Gemm
                         {
                             int nrb = Math.Min(nr, ncb - jr);
                             float* bp = bPanels + (long)jr * kc;
-                            for (int ir = 0; ir < mcb; ir += MR)
+                            for (int ir = 0, mrb; ir < mcb; ir += mrb)
                             {
-                                int mrb = Math.Min(MR, mcb - ir);
+                                mrb = Math.Min(MR, mcb - ir);
                                 float* cp = C + (long)(ic + ir) * ldc + jc + jr;
-                                if (!transA && (Avx.IsSupported || (mrb == MR && nrb == nr)))
+                                if (!transA && wide16 && mcb - ir >= 2 * MR)
+                                {
+                                    // Narrow products on AVX-512: twelve rows of one 16-lane register each.
+                                    mrb = 2 * MR;
+                                    MicroRows12x16(1, 0, kc, A + (long)(ic + ir) * lda + pc, lda, bp, 16, cp, ldc, acc, nrb);
+                                }
+                                else if (!transA && (Avx.IsSupported || (mrb == MR && nrb == nr)))
                                 {
                                     // Edge tiles are stored with masks straight into C.
                                     MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, mrb, nrb, bp, cp, ldc, acc, nr);
@@ -431,6 +438,83 @@ public static unsafe class Gemm
         if (rows > 3) StoreMasked(c + 3L * ldc, c30, c31, acc, cols);
         if (rows > 4) StoreMasked(c + 4L * ldc, c40, c41, acc, cols);
         if (rows > 5) StoreMasked(c + 5L * ldc, c50, c51, acc, cols);
+    }
+
+    /// <summary>
+    /// Twelve full rows of a row-major A (row r at a + r·lda) times a 16-wide B (row p at b + p·ldb), one 512-bit
+    /// accumulator per row (the 6×16 AVX2 tile would issue two 256-bit FMAs per row and k); <paramref name="cols"/>
+    /// ≤ 16 stored. The depth is <paramref name="taps"/> runs of <paramref name="kc"/>, A moving by
+    /// <paramref name="tapStride"/> between runs and B continuing: with taps = 1 a GEMM tile, otherwise a
+    /// convolution read straight from the image (a run = one window row of KW·C values, rows = output pixels).
+    /// Requires AVX-512.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MicroRows12x16(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols)
+    {
+        // Six row pointers; rows 6..11 are the same pointers at an offset of six rows (twelve pointers made
+        // the register allocator spill). No call may follow the accumulators before their stores (it would
+        // make the allocator spill all twelve on every k).
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
+        nint six = 6 * lda;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (int t = 0; t < taps; t++)
+        {
+            for (nint p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                b += ldb;
+                nint q = p + six;
+                c0 = Fmadd(Vector512.Create(a0[p]), b0, c0);
+                c1 = Fmadd(Vector512.Create(a1[p]), b0, c1);
+                c2 = Fmadd(Vector512.Create(a2[p]), b0, c2);
+                c3 = Fmadd(Vector512.Create(a3[p]), b0, c3);
+                c4 = Fmadd(Vector512.Create(a4[p]), b0, c4);
+                c5 = Fmadd(Vector512.Create(a5[p]), b0, c5);
+                c6 = Fmadd(Vector512.Create(a0[q]), b0, c6);
+                c7 = Fmadd(Vector512.Create(a1[q]), b0, c7);
+                c8 = Fmadd(Vector512.Create(a2[q]), b0, c8);
+                c9 = Fmadd(Vector512.Create(a3[q]), b0, c9);
+                c10 = Fmadd(Vector512.Create(a4[q]), b0, c10);
+                c11 = Fmadd(Vector512.Create(a5[q]), b0, c11);
+            }
+            a0 += tapStride; a1 += tapStride; a2 += tapStride; a3 += tapStride; a4 += tapStride; a5 += tapStride;
+        }
+        if (cols == 16)
+        {
+            Store1(c, c0, acc); c += ldc;
+            Store1(c, c1, acc); c += ldc;
+            Store1(c, c2, acc); c += ldc;
+            Store1(c, c3, acc); c += ldc;
+            Store1(c, c4, acc); c += ldc;
+            Store1(c, c5, acc); c += ldc;
+            Store1(c, c6, acc); c += ldc;
+            Store1(c, c7, acc); c += ldc;
+            Store1(c, c8, acc); c += ldc;
+            Store1(c, c9, acc); c += ldc;
+            Store1(c, c10, acc); c += ldc;
+            Store1(c, c11, acc);
+            return;
+        }
+        StoreMasked(c, c0.GetLower(), c0.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c1.GetLower(), c1.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c2.GetLower(), c2.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c3.GetLower(), c3.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c4.GetLower(), c4.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c5.GetLower(), c5.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c6.GetLower(), c6.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c7.GetLower(), c7.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c8.GetLower(), c8.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c9.GetLower(), c9.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c10.GetLower(), c10.GetUpper(), acc, cols); c += ldc;
+        StoreMasked(c, c11.GetLower(), c11.GetUpper(), acc, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store1(float* c, Vector512<float> v, bool acc)
+    {
+        if (acc) v += Vector512.Load(c);
+        Vector512.Store(v, c);
     }
 
     private static void StoreMasked(float* c, Vector512<float> v0, Vector512<float> v1, bool acc, int cols)
