@@ -182,13 +182,15 @@ public sealed partial class ConvolutionOps : OpFamily
     private const int WindowTile = 12;
 
     /// <summary>
-    /// Whether the windowed path (no im2col) takes this convolution: AVX-512, filter columns in one packed panel
-    /// (cout ≤ 16, or ≤ 32 with 32-wide panels and at most 8 input channels), window rows contiguous in memory
-    /// (width dilation 1) and output rows of at least one register tile.
+    /// Whether the windowed path (no im2col) takes this convolution: AVX-512, at most 16 output channels or at
+    /// most 8 input channels, window rows contiguous in memory (width dilation 1) and output rows of at least one
+    /// register tile.
     /// </summary>
     internal static bool WindowedApplies(ConvGeometry g, PackedB f) =>
-        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && f.NPad == f.Nr && f.Nr % 16 == 0 && g.DW == 1 && g.OW >= WindowTile
-        // Two 16-column halves re-read the window per half: only worth it while the im2col copy dominates (few channels).
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && f.Nr % 16 == 0 && g.DW == 1 && g.OW >= WindowTile
+        // Several panels are addressed as [panel][k][Nr]: one k block only.
+        && (f.NPad == f.Nr || f.K <= Gemm.KC)
+        // Every 16-column slice re-reads the window: only worth it while the im2col copy dominates (few channels).
         && (f.N <= 16 || g.C <= 8);
 
     /// <summary>
@@ -219,6 +221,7 @@ public sealed partial class ConvolutionOps : OpFamily
         nint tapStride = (nint)g.DH * W * C;
         nint lda = (nint)g.SW * C;
         int halves = (cout + 15) / 16;
+        int k = KH * run;
         // Output columns whose window lies inside the image horizontally: [owLo, owHi).
         int owLo = Math.Min(OW, (g.PadLeft + g.SW - 1) / g.SW);
         int owHi = W - KW + g.PadLeft < 0 ? 0 : Math.Min(OW, (W - KW + g.PadLeft) / g.SW + 1);
@@ -227,6 +230,13 @@ public sealed partial class ConvolutionOps : OpFamily
         fixed (float* pb = filter.Data)
         fixed (float* pout = output)
         {
+            // Row 0 of each 16-column slice of the packed filter ([panel][k][Nr], one k block when several panels).
+            float** slices = stackalloc float*[halves];
+            for (int h = 0; h < halves; h++)
+            {
+                int col = h * 16, panel = col / (int)ldb * (int)ldb;
+                slices[h] = pb + (long)panel * k + (col - panel);
+            }
             for (int r = r0; r < r1; r++)
             {
                 int n = r / OH, oh = r % OH;
@@ -237,22 +247,25 @@ public sealed partial class ConvolutionOps : OpFamily
                 int taps = khHi - khLo;
                 float* img = pin + (long)n * H * W * C;
                 float* orow = pout + (long)r * OW * cout;
-                float* bTap = pb + (long)khLo * run * ldb;
-                for (int ow = 0; ow < OW;)
+                // Twelve-pixel tiles over the columns whose windows are inside the image, the last one shifted
+                // back to end at owHi (it recomputes a few pixels with the same arithmetic); the rest one by one.
+                int tileEnd = taps > 0 && owHi - owLo >= WindowTile ? owHi : owLo;
+                for (int ow = owLo; ow < tileEnd; ow += WindowTile)
                 {
-                    if (ow >= owLo && ow + WindowTile <= owHi && taps > 0)
-                    {
-                        float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)ow * g.SW - g.PadLeft) * C;
-                        for (int h = 0; h < halves; h++)
-                            Gemm.MicroRows12x16(taps, tapStride, run, a, lda, bTap + h * 16, ldb, orow + (long)ow * cout + h * 16, cout, false, Math.Min(16, cout - h * 16));
-                        ow += WindowTile;
-                        continue;
-                    }
-                    // A border pixel (or the tail of the row): only the taps inside the image.
+                    int o0 = Math.Min(ow, tileEnd - WindowTile);
+                    float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)o0 * g.SW - g.PadLeft) * C;
+                    for (int h = 0; h < halves; h++)
+                        Gemm.MicroRows12x16(taps, tapStride, run, a, lda, slices[h] + (long)khLo * run * ldb, ldb, orow + (long)o0 * cout + h * 16, cout, false, Math.Min(16, cout - h * 16));
+                }
+                for (int ow = 0; ow < OW; ow++)
+                {
+                    if (ow == owLo) ow = tileEnd;
+                    if (ow >= OW) break;
+                    // A border pixel: only the taps inside the image.
                     int iw0 = ow * g.SW - g.PadLeft;
                     for (int h = 0; h < halves; h++)
                     {
-                        var acc = Vector512<float>.Zero;
+                        Vector512<float> acc0 = default, acc1 = default;
                         for (int kh = khLo; kh < khHi; kh++)
                         {
                             float* xrow = img + (long)(ih0 + kh * g.DH) * W * C;
@@ -261,20 +274,26 @@ public sealed partial class ConvolutionOps : OpFamily
                                 int iw = iw0 + kw;
                                 if ((uint)iw >= (uint)W) continue;
                                 float* x = xrow + (long)iw * C;
-                                float* b = pb + (long)(kh * KW + kw) * C * ldb + h * 16;
-                                for (int ci = 0; ci < C; ci++) acc = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc);
+                                float* b = slices[h] + (long)(kh * KW + kw) * C * ldb;
+                                int ci = 0;
+                                for (; ci + 1 < C; ci += 2)
+                                {
+                                    acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
+                                    acc1 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci + 1]), Vector512.Load(b + (ci + 1) * ldb), acc1);
+                                }
+                                if (ci < C) acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
                             }
                         }
+                        var sum = acc0 + acc1;
                         int cols = Math.Min(16, cout - h * 16);
                         float* o = orow + (long)ow * cout + h * 16;
-                        if (cols == 16) Vector512.Store(acc, o);
+                        if (cols == 16) Vector512.Store(sum, o);
                         else
                         {
-                            Vector512.Store(acc, tmp);
+                            Vector512.Store(sum, tmp);
                             for (int j = 0; j < cols; j++) o[j] = tmp[j];
                         }
                     }
-                    ow++;
                 }
             }
         }

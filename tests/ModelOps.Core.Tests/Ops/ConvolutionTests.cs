@@ -98,7 +98,7 @@ public class ConvolutionTests
         var rnd = new Random(41);
         int t = 0, windowed = 0;
         foreach (var (kh, kw) in new[] { (3, 3), (5, 5), (1, 3), (3, 1), (1, 1) })
-            foreach (var (c, cout) in new[] { (1, 8), (3, 16), (8, 8), (5, 13), (3, 24), (6, 32), (20, 16), (2, 1) })
+            foreach (var (c, cout) in new[] { (1, 8), (3, 16), (8, 8), (5, 13), (3, 24), (6, 32), (20, 16), (2, 1), (3, 64), (2, 40) })
                 foreach (var (s, dh, pad) in new[] { (1, 1, "SAME"), (2, 1, "SAME"), (1, 2, "VALID"), (1, 1, "EXPLICIT") })
                 {
                     t++;

@@ -13,7 +13,7 @@ public static unsafe class Gemm
 {
     public const int MR = 6;
     public static readonly int NR = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? 32 : 16;
-    private const int KC = 256;
+    internal const int KC = 256;
     private const int MC = MR * 24;
     private const int NCBlocks = 32; // NC = NR * NCBlocks
 
@@ -448,7 +448,7 @@ public static unsafe class Gemm
     /// convolution read straight from the image (a run = one window row of KW·C values, rows = output pixels).
     /// Requires AVX-512.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)] // its own register allocation
     internal static void MicroRows12x16(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols)
     {
         // Six row pointers; rows 6..11 are the same pointers at an offset of six rows (twelve pointers made
