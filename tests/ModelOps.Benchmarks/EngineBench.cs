@@ -244,6 +244,8 @@ public static class EngineBench
             Console.WriteLine("Profile skipped: the corpus is absent (set MODELOPS_CORPUS).");
             return 0;
         }
+        // PROFILE_WINDOWED=0 profiles with the windowed convolution off (im2col + GEMM everywhere), for A/B runs.
+        ModelOps.Core.Ops.ConvolutionOps.WindowedOff = Environment.GetEnvironmentVariable("PROFILE_WINDOWED") == "0";
         foreach (var (name, graph, feeds, outputs) in Models(corpus))
         {
             if (filter is not null && !name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;

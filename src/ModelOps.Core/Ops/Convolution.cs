@@ -141,6 +141,15 @@ public sealed partial class ConvolutionOps : OpFamily
             ? Math.Max(Gemm.MR, Math.Min(pixels, Math.Max(1024, 65_536 / Math.Max(1, cout)) / Gemm.MR * Gemm.MR))
             : Math.Max(Gemm.MR, Math.Min(pixels, 65_536 / kdim / Gemm.MR * Gemm.MR));
         int chunksPerImage = (pixels + chunk - 1) / chunk;
+        if (threads > 1 && g.N < threads && chunksPerImage < 4 * threads)
+        {
+            // Few chunks: as many per image as will balance over the threads (225 pixels were one chunk of 222
+            // and one of 3, so a second thread had nothing to do).
+            int perImage = (threads + g.N - 1) / g.N;
+            int wanted = Math.Min((pixels + Gemm.MR - 1) / Gemm.MR, (chunksPerImage + perImage - 1) / perImage * perImage);
+            chunk = ((pixels + wanted - 1) / wanted + Gemm.MR - 1) / Gemm.MR * Gemm.MR;
+            chunksPerImage = (pixels + chunk - 1) / chunk;
+        }
         int tasks = g.N * chunksPerImage;
         int gemmThreads = tasks >= threads ? 1 : Math.Max(1, threads / tasks);
         // Piecewise-linear epilogues run inside the GEMM on each tile while it is in cache.
@@ -178,26 +187,24 @@ public sealed partial class ConvolutionOps : OpFamily
     /// <summary>Turns the windowed path off (benchmarks and tests compare it with im2col + GEMM).</summary>
     internal static bool WindowedOff;
 
-    /// <summary>Output pixels per register tile of the windowed path.</summary>
+    /// <summary>Output pixels per register tile of the windowed path with 16-wide filter panels (32-wide: <see cref="Gemm.MR"/>).</summary>
     private const int WindowTile = 12;
 
     /// <summary>
-    /// Whether the windowed path (no im2col) takes this convolution: AVX-512, at most 16 output channels or at
-    /// most 8 input channels, window rows contiguous in memory (width dilation 1) and output rows of at least one
-    /// register tile.
+    /// Whether the windowed path (no im2col) takes this convolution: AVX-512, window rows contiguous in memory
+    /// (width dilation 1), output rows of at least one register tile, and the packed filter addressable as
+    /// [panel][k][Nr] (one panel, or one k block).
     /// </summary>
     internal static bool WindowedApplies(ConvGeometry g, PackedB f) =>
-        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && f.Nr % 16 == 0 && g.DW == 1 && g.OW >= WindowTile
-        // Several panels are addressed as [panel][k][Nr]: one k block only.
-        && (f.NPad == f.Nr || f.K <= Gemm.KC)
-        // Every 16-column slice re-reads the window: only worth it while the im2col copy dominates (few channels).
-        && (f.N <= 16 || g.C <= 8);
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (f.Nr == 16 || f.Nr == 32) && g.DW == 1
+        && g.OW >= (f.Nr == 16 ? WindowTile : Gemm.MR) && (f.NPad == f.Nr || f.K <= Gemm.KC);
 
     /// <summary>
-    /// Convolution read straight from the NHWC image: for twelve neighbouring output pixels of a row whose windows
-    /// lie inside the image horizontally, each window row (KW·C contiguous floats, rows outside the image skipped)
-    /// multiplies the matching rows of the packed filter in one 12×16 register tile
-    /// (<see cref="Gemm.MicroRows12x16"/>); the pixels at the left and right borders go one by one. The epilogue
+    /// Convolution read straight from the NHWC image: for twelve (16-wide filter panels) or six (32-wide) neighbouring
+    /// output pixels of a row whose windows lie inside the image horizontally, each window row (KW·C contiguous
+    /// floats, rows outside the image skipped) multiplies the matching rows of the packed filter in one register
+    /// tile (<see cref="Gemm.MicroRows12x16"/>, <see cref="Gemm.ConvRows6x32"/>); the pixels at the left and right
+    /// borders go one by one. The epilogue
     /// runs per output row while it is in cache. Same products and summation order per output as the GEMM path
     /// over an im2col row (k ascending), so results agree to rounding of the blocked sum.
     /// </summary>
@@ -217,11 +224,14 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OW = g.OW, OH = g.OH;
         int run = KW * C;
-        nint ldb = filter.Nr;
+        int k = KH * run;
+        int nr = filter.Nr;
+        nint ldb = nr;
         nint tapStride = (nint)g.DH * W * C;
         nint lda = (nint)g.SW * C;
-        int halves = (cout + 15) / 16;
-        int k = KH * run;
+        int panels = (cout + nr - 1) / nr;
+        // 16-wide panels: twelve pixels × one 512-bit register; 32-wide panels: six pixels × two.
+        int tile = nr == 16 ? WindowTile : Gemm.MR;
         // Output columns whose window lies inside the image horizontally: [owLo, owHi).
         int owLo = Math.Min(OW, (g.PadLeft + g.SW - 1) / g.SW);
         int owHi = W - KW + g.PadLeft < 0 ? 0 : Math.Min(OW, (W - KW + g.PadLeft) / g.SW + 1);
@@ -230,13 +240,6 @@ public sealed partial class ConvolutionOps : OpFamily
         fixed (float* pb = filter.Data)
         fixed (float* pout = output)
         {
-            // Row 0 of each 16-column slice of the packed filter ([panel][k][Nr], one k block when several panels).
-            float** slices = stackalloc float*[halves];
-            for (int h = 0; h < halves; h++)
-            {
-                int col = h * 16, panel = col / (int)ldb * (int)ldb;
-                slices[h] = pb + (long)panel * k + (col - panel);
-            }
             for (int r = r0; r < r1; r++)
             {
                 int n = r / OH, oh = r % OH;
@@ -247,24 +250,32 @@ public sealed partial class ConvolutionOps : OpFamily
                 int taps = khHi - khLo;
                 float* img = pin + (long)n * H * W * C;
                 float* orow = pout + (long)r * OW * cout;
-                // Twelve-pixel tiles over the columns whose windows are inside the image, the last one shifted
-                // back to end at owHi (it recomputes a few pixels with the same arithmetic); the rest one by one.
-                int tileEnd = taps > 0 && owHi - owLo >= WindowTile ? owHi : owLo;
-                for (int ow = owLo; ow < tileEnd; ow += WindowTile)
+                // Tiles over the columns whose windows are inside the image, the last one shifted back to end at
+                // owHi (it recomputes a few pixels with the same arithmetic); the rest one by one.
+                int tileEnd = taps > 0 && owHi - owLo >= tile ? owHi : owLo;
+                for (int ow = owLo; ow < tileEnd; ow += tile)
                 {
-                    int o0 = Math.Min(ow, tileEnd - WindowTile);
+                    int o0 = Math.Min(ow, tileEnd - tile);
                     float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)o0 * g.SW - g.PadLeft) * C;
-                    for (int h = 0; h < halves; h++)
-                        Gemm.MicroRows12x16(taps, tapStride, run, a, lda, slices[h] + (long)khLo * run * ldb, ldb, orow + (long)o0 * cout + h * 16, cout, false, Math.Min(16, cout - h * 16));
+                    for (int j = 0; j < panels; j++)
+                    {
+                        // Panel j of the packed filter ([panel][k][nr]; several panels only with one k block).
+                        float* b = pb + (long)j * nr * k + (long)khLo * run * ldb;
+                        float* c = orow + (long)o0 * cout + j * nr;
+                        int cols = Math.Min(nr, cout - j * nr);
+                        if (nr == 16) Gemm.MicroRows12x16(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols);
+                        else Gemm.ConvRows6x32(taps, tapStride, run, a, lda, b, ldb, c, cout, cols);
+                    }
                 }
                 for (int ow = 0; ow < OW; ow++)
                 {
                     if (ow == owLo) ow = tileEnd;
                     if (ow >= OW) break;
-                    // A border pixel: only the taps inside the image.
+                    // A border pixel: only the taps inside the image, 16 output channels at a time.
                     int iw0 = ow * g.SW - g.PadLeft;
-                    for (int h = 0; h < halves; h++)
+                    for (int col = 0; col < cout; col += 16)
                     {
+                        float* slice = pb + (long)(col / nr) * nr * k + col % nr;
                         Vector512<float> acc0 = default, acc1 = default;
                         for (int kh = khLo; kh < khHi; kh++)
                         {
@@ -274,7 +285,7 @@ public sealed partial class ConvolutionOps : OpFamily
                                 int iw = iw0 + kw;
                                 if ((uint)iw >= (uint)W) continue;
                                 float* x = xrow + (long)iw * C;
-                                float* b = slices[h] + (long)(kh * KW + kw) * C * ldb;
+                                float* b = slice + (long)(kh * KW + kw) * C * ldb;
                                 int ci = 0;
                                 for (; ci + 1 < C; ci += 2)
                                 {
@@ -285,13 +296,13 @@ public sealed partial class ConvolutionOps : OpFamily
                             }
                         }
                         var sum = acc0 + acc1;
-                        int cols = Math.Min(16, cout - h * 16);
-                        float* o = orow + (long)ow * cout + h * 16;
+                        int cols = Math.Min(16, cout - col);
+                        float* o = orow + (long)ow * cout + col;
                         if (cols == 16) Vector512.Store(sum, o);
                         else
                         {
                             Vector512.Store(sum, tmp);
-                            for (int j = 0; j < cols; j++) o[j] = tmp[j];
+                            for (int q = 0; q < cols; q++) o[q] = tmp[q];
                         }
                     }
                 }

@@ -517,6 +517,53 @@ public static unsafe class Gemm
         Vector512.Store(v, c);
     }
 
+    /// <summary>
+    /// The convolution form of the 6×32 tile: six output pixels (row r at a + r·lda) times a 32-wide packed filter
+    /// (row p at b + p·ldb), over <paramref name="taps"/> window rows of <paramref name="kc"/> values, the pixels
+    /// moving by <paramref name="tapStride"/> between window rows and the filter continuing. Kept apart from the
+    /// GEMM's <see cref="MicroRows6x32"/>: folding the two made the JIT's code for the GEMM tile 20-40% slower.
+    /// Six full rows, <paramref name="cols"/> ≤ 32 stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    internal static void ConvRows6x32(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, int cols)
+    {
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int t = 0; t < taps; t++)
+        {
+            for (nint p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                var b1 = Vector512.Load(b + 16);
+                b += ldb;
+                var x = Vector512.Create(a0[p]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+                x = Vector512.Create(a1[p]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+                x = Vector512.Create(a2[p]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+                x = Vector512.Create(a3[p]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+                x = Vector512.Create(a4[p]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+                x = Vector512.Create(a5[p]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            }
+            a0 += tapStride; a1 += tapStride; a2 += tapStride; a3 += tapStride; a4 += tapStride; a5 += tapStride;
+        }
+        if (cols == 32)
+        {
+            Store2(c, c00, c01, false); c += ldc;
+            Store2(c, c10, c11, false); c += ldc;
+            Store2(c, c20, c21, false); c += ldc;
+            Store2(c, c30, c31, false); c += ldc;
+            Store2(c, c40, c41, false); c += ldc;
+            Store2(c, c50, c51, false);
+            return;
+        }
+        StoreMasked(c, c00, c01, false, cols); c += ldc;
+        StoreMasked(c, c10, c11, false, cols); c += ldc;
+        StoreMasked(c, c20, c21, false, cols); c += ldc;
+        StoreMasked(c, c30, c31, false, cols); c += ldc;
+        StoreMasked(c, c40, c41, false, cols); c += ldc;
+        StoreMasked(c, c50, c51, false, cols);
+    }
+
     private static void StoreMasked(float* c, Vector512<float> v0, Vector512<float> v1, bool acc, int cols)
     {
         StoreMasked(c, v0.GetLower(), v0.GetUpper(), acc, cols);
