@@ -9,8 +9,9 @@ using ModelOps.Core.Tensors;
 namespace ModelOps.Core.Ops;
 
 /// <summary>
-/// 2-D convolutions: Conv2D (im2col tiles + GEMM with the filter packed once per session while it is a graph
-/// constant; 1×1 stride-1 convolutions go straight to the GEMM), DepthwiseConv2dNative (register-accumulating
+/// 2-D convolutions: Conv2D (the filter packed once per session while it is a graph constant; 1×1 stride-1
+/// convolutions go straight to the GEMM; on AVX-512 the others read their windows from the image into register
+/// tiles, elsewhere im2col tiles + GEMM), DepthwiseConv2dNative (register-accumulating
 /// channel-vectorized direct loop, any depth multiplier), Conv2DBackpropInput
 /// (GEMM + col2im), and the grappler-fused _FusedConv2D / _FusedDepthwiseConv2dNative. NHWC natively;
 /// NCHW is transposed in and out. float32 (float16/bfloat16 computed in float32).
