@@ -24,6 +24,7 @@ public static class Program
         if (args.Contains("pool")) return EngineBench.PoolCompare(args.SkipWhile(a => a != "pool").Skip(1).FirstOrDefault(a => !a.StartsWith("--")), quick ? 9 : 31);
         if (args.Contains("conv")) return ConvShapes(quick ? 5 : 21);
         if (args.Contains("depthwise")) return DepthwiseShapes(quick ? 5 : 21);
+        if (args.Contains("pooling")) return PoolingShapes(quick ? 5 : 21);
         if (args.Contains("gemm")) return ModelGemmShapes(quick ? 5 : 21);
         if (args.Contains("elementwise")) return ElementWiseBench.Run(args);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
@@ -91,6 +92,28 @@ public static class Program
             int reps = Math.Max(1, (int)(2e7 / (2.0 * m * n * k)));
             double ms = Median(runs, () => { for (int r = 0; r < reps; r++) Gemm.SgemmPacked(false, m, a, 0, k, packed, c, 0, n); }) / reps;
             Console.WriteLine($"  {what,-28} [{m}x{k}]x[{k}x{n}]  {ms * 1000,9:F1} us  {2.0 * m * n * k / (ms * 1e6),7:F1} GFLOP/s");
+        }
+        return 0;
+    }
+
+    /// <summary>MaxPool / AvgPool of the corpus models' shapes (VALID 2×2/2, SAME 3×3/2), kernel only (output preallocated), 1 thread: µs per call.</summary>
+    private static int PoolingShapes(int runs)
+    {
+        Console.WriteLine("Pooling on model shapes, 1 thread");
+        foreach (var (h, c, k, s, max) in new[] { (62, 32, 2, 2, false), (62, 16, 2, 2, true), (60, 16, 2, 2, true), (126, 64, 2, 2, true), (29, 128, 3, 2, true), (31, 10, 2, 2, false), (15, 256, 3, 2, true) })
+        {
+            bool same = k == 3;
+            int oh = same ? (h + s - 1) / s : (h - k) / s + 1;
+            int pad = same ? Math.Max(0, (oh - 1) * s + k - h) / 2 : 0;
+            var g = new ModelOps.Core.Runtime.Kernels.ConvGeometry
+            {
+                N = 1, H = h, W = h, C = c, KH = k, KW = k, SH = s, SW = s, DH = 1, DW = 1, OH = oh, OW = oh, PadTop = pad, PadLeft = pad,
+            };
+            var x = Random(h * h * c, 5);
+            var y = new float[oh * oh * c];
+            int reps = Math.Max(1, 20_000_000 / (oh * oh * c * k * k));
+            double ms = Median(runs, () => { for (int r = 0; r < reps; r++) PoolingOps.PoolNhwc(x, y, g, max, 1); }) / reps;
+            Console.WriteLine($"  {(max ? "MaxPool" : "AvgPool")} [1,{h},{h},{c}] {k}x{k}/{s}  {ms * 1000,8:F1} us");
         }
         return 0;
     }

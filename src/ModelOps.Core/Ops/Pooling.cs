@@ -55,62 +55,118 @@ public sealed partial class PoolingOps : OpFamily
         if (rows == 0 || g.OW == 0 || g.C == 0) return;
         KernelParallel.For(threads, rows, (long)g.OW * g.C * g.KH * g.KW, (s, e) =>
         {
-            for (int row = s; row < e; row++) PoolRow(input, output, g, max, row);
+            for (int row = s; row < e; row++)
+            {
+                if (max) PoolRow<MaxOp>(input, output, g, row);
+                else PoolRow<AvgOp>(input, output, g, row);
+            }
         });
     }
 
+    /// <summary>The reduction of a pooling window: its start value and how a value joins the accumulator.</summary>
+    private interface IPoolOp
+    {
+        static abstract float Init { get; }
+        static abstract Vector256<float> Join(Vector256<float> acc, Vector256<float> v);
+        static abstract float Join(float acc, float v);
+    }
+
+    private readonly struct MaxOp : IPoolOp
+    {
+        public static float Init => float.NegativeInfinity;
+
+        // NaN sticks: maxps gives its second operand (v) when either is NaN, and a NaN acc is kept.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Join(Vector256<float> acc, Vector256<float> v) =>
+            Vector256.ConditionalSelect(Vector256.Equals(acc, acc), Avx.IsSupported ? Avx.Max(acc, v) : Vector256.Max(acc, v), acc);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Join(float acc, float v) => v > acc || float.IsNaN(v) ? v : acc;
+    }
+
+    private readonly struct AvgOp : IPoolOp
+    {
+        public static float Init => 0f;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Join(Vector256<float> acc, Vector256<float> v) => acc + v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Join(float acc, float v) => acc + v;
+    }
+
+    /// <summary>
+    /// One output row. Per output pixel the channels go 32 at a time in four registers (the window walked once
+    /// per 32 channels), then 8 at a time, then one by one; the average scales by 1 / in-bounds count.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PoolRow(float[] input, float[] output, ConvGeometry g, bool max, int row)
+    private static unsafe void PoolRow<TOp>(float[] input, float[] output, ConvGeometry g, int row) where TOp : struct, IPoolOp
     {
         // Geometry in locals: the stores through pointers below would otherwise make the JIT reload g's fields.
         int c = g.C, W = g.W, OW = g.OW, KW = g.KW, SW = g.SW, padLeft = g.PadLeft;
         int n = row / g.OH, oh = row % g.OH;
         int ih0 = oh * g.SH - g.PadTop;
         int h0 = Math.Max(0, ih0), h1 = Math.Min(g.H, ih0 + g.KH);
-        int vecEnd = Vector256.IsHardwareAccelerated ? c / 8 * 8 : 0;
-        float init = max ? float.NegativeInfinity : 0f;
+        bool vec = Vector256.IsHardwareAccelerated;
+        bool avg = typeof(TOp) == typeof(AvgOp);
+        long rowStride = (long)W * c;
         fixed (float* pin = input)
         fixed (float* pout = output)
         {
-            float* img = pin + (long)n * g.H * W * c;
+            float* img = pin + (long)n * g.H * rowStride;
             for (int ow = 0; ow < OW; ow++)
             {
                 int iw0 = ow * SW - padLeft;
                 int w0 = Math.Max(0, iw0), w1 = Math.Min(W, iw0 + KW);
                 int count = Math.Max(0, h1 - h0) * Math.Max(0, w1 - w0);
                 float inv = count > 0 ? 1f / count : 0f;
+                var vinv = Vector256.Create(inv);
                 float* o = pout + ((long)row * OW + ow) * c;
+                float* win = img + ((long)h0 * W + w0) * c;
                 int ch = 0;
-                for (; ch < vecEnd; ch += 8)
+                if (vec)
                 {
-                    var acc = Vector256.Create(init);
-                    for (int ih = h0; ih < h1; ih++)
+                    for (; ch + 32 <= c; ch += 32)
                     {
-                        float* p = img + ((long)ih * W + w0) * c + ch;
-                        for (int iw = w0; iw < w1; iw++, p += c)
+                        Vector256<float> a0 = Vector256.Create(TOp.Init), a1 = a0, a2 = a0, a3 = a0;
+                        for (int ih = h0; ih < h1; ih++)
                         {
-                            var v = Vector256.Load(p);
-                            // NaN sticks: maxps gives its second operand (v) when either is NaN, and a NaN acc is kept.
-                            acc = max ? Vector256.ConditionalSelect(Vector256.Equals(acc, acc), Avx.IsSupported ? Avx.Max(acc, v) : Vector256.Max(acc, v), acc) : acc + v;
+                            float* p = win + (ih - h0) * rowStride + ch;
+                            for (int iw = w0; iw < w1; iw++, p += c)
+                            {
+                                a0 = TOp.Join(a0, Vector256.Load(p));
+                                a1 = TOp.Join(a1, Vector256.Load(p + 8));
+                                a2 = TOp.Join(a2, Vector256.Load(p + 16));
+                                a3 = TOp.Join(a3, Vector256.Load(p + 24));
+                            }
                         }
+                        if (avg && count > 0) { a0 *= vinv; a1 *= vinv; a2 *= vinv; a3 *= vinv; }
+                        a0.Store(o + ch);
+                        a1.Store(o + ch + 8);
+                        a2.Store(o + ch + 16);
+                        a3.Store(o + ch + 24);
                     }
-                    if (!max && count > 0) acc *= Vector256.Create(inv);
-                    acc.Store(o + ch);
+                    for (; ch + 8 <= c; ch += 8)
+                    {
+                        var acc = Vector256.Create(TOp.Init);
+                        for (int ih = h0; ih < h1; ih++)
+                        {
+                            float* p = win + (ih - h0) * rowStride + ch;
+                            for (int iw = w0; iw < w1; iw++, p += c) acc = TOp.Join(acc, Vector256.Load(p));
+                        }
+                        if (avg && count > 0) acc *= vinv;
+                        acc.Store(o + ch);
+                    }
                 }
                 for (; ch < c; ch++)
                 {
-                    float acc = init;
+                    float acc = TOp.Init;
                     for (int ih = h0; ih < h1; ih++)
                     {
-                        float* p = img + ((long)ih * W + w0) * c + ch;
-                        for (int iw = w0; iw < w1; iw++, p += c)
-                        {
-                            float v = *p;
-                            if (max) acc = v > acc || float.IsNaN(v) ? v : acc;
-                            else acc += v;
-                        }
+                        float* p = win + (ih - h0) * rowStride + ch;
+                        for (int iw = w0; iw < w1; iw++, p += c) acc = TOp.Join(acc, *p);
                     }
-                    o[ch] = !max && count > 0 ? acc * inv : acc;
+                    o[ch] = avg && count > 0 ? acc * inv : acc;
                 }
             }
         }
