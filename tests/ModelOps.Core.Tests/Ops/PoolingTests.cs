@@ -91,10 +91,11 @@ public class PoolingTests
     [Fact]
     public void RandomPoolsMatchNaive()
     {
-        // channels below, at and above the 8-lane vector width; non-square windows; SAME with asymmetric padding.
+        // channels below, at and above the 8-lane vector width and the 32-channel register block (32 + 8 + tail);
+        // non-square windows; SAME with asymmetric padding.
         var rnd = new Random(17);
         int t = 0;
-        foreach (int c in new[] { 1, 3, 8, 13, 21 })
+        foreach (int c in new[] { 1, 3, 8, 13, 21, 32, 45, 70 })
             for (int rep = 0; rep < 4; rep++, t++)
             {
                 int n = 1 + rep % 2, h = 2 + rnd.Next(9), w = 2 + rnd.Next(9), kh = 1 + rnd.Next(3), kw = 1 + rnd.Next(4), sh = 1 + rnd.Next(2), sw = 1 + rnd.Next(3);
@@ -127,5 +128,13 @@ public class PoolingTests
         var r = K.Run1("MaxPool", P("VALID", 2, 2), K.F(x, 1, 4, 4, c)).As<float>();
         K.Close(NaivePool(x, 1, 4, 4, c, 2, 2, 2, 2, 2, 2, 0, 0, true), r);
         Assert.True(float.IsNaN(r[2]) && float.IsNaN(r[9]) && !float.IsNaN(r[c + 2]));
+
+        c = 42; // a 32-channel register block, one 8-lane vector, 2 tail channels
+        x = K.Random(4 * 4 * c, 4);
+        x[(1 * 4 + 0) * c + 17] = float.NaN; // third register of the block, window (0,0)
+        x[(3 * 4 + 3) * c + 35] = float.NaN; // the 8-lane vector, last element of window (1,1)
+        r = K.Run1("MaxPool", P("VALID", 2, 2), K.F(x, 1, 4, 4, c)).As<float>();
+        K.Close(NaivePool(x, 1, 4, 4, c, 2, 2, 2, 2, 2, 2, 0, 0, true), r);
+        Assert.True(float.IsNaN(r[17]) && float.IsNaN(r[3 * c + 35]) && !float.IsNaN(r[c + 17]));
     }
 }
