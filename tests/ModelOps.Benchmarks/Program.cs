@@ -25,6 +25,7 @@ public static class Program
         if (args.Contains("conv")) return ConvShapes(quick ? 5 : 21);
         if (args.Contains("depthwise")) return DepthwiseShapes(quick ? 5 : 21);
         if (args.Contains("pooling")) return PoolingShapes(quick ? 5 : 21);
+        if (args.Contains("overhead")) return OverheadBench.Run();
         if (args.Contains("gemm")) return ModelGemmShapes(quick ? 5 : 21);
         if (args.Contains("elementwise")) return ElementWiseBench.Run(args);
         Console.WriteLine($"ModelOps kernel benchmarks  ({all} logical cores, AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM tile {Gemm.MR}x{Gemm.NR})");
