@@ -215,8 +215,11 @@ public sealed partial class ConvolutionOps : OpFamily
         long work = (long)g.OW * cout * g.KH * g.KW * g.C;
         KernelParallel.For(threads, rowsTotal, work, (r0, r1) =>
         {
-            WindowedRows(input, filter, output, g, cout, r0, r1);
-            epi.Apply(output, 0, r0 * g.OW, r1 * g.OW, cout);
+            for (int r = r0; r < r1; r++)
+            {
+                WindowedRows(input, filter, output, g, cout, r, r + 1);
+                epi.Apply(output, 0, r * g.OW, (r + 1) * g.OW, cout);
+            }
         });
     }
 

@@ -43,15 +43,87 @@ public sealed class Epilogue
     /// laid out like C (null: absent), act piecewise linear. One routine for every user (the GEMM's tiles, the
     /// depthwise rows, <see cref="Apply"/>), so a fused epilogue gives the same bits wherever it runs.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void ApplyBlock(float* c, int ldc, int rows, int cols, float* scale, float* shift, float* res, FusedActivation act, float alpha)
     {
+        // One specialised loop per activation (no per-vector dispatch); the shift-only form (a bias) has its own.
+        switch (act)
+        {
+            case FusedActivation.Relu: Block<ReluAct>(c, ldc, rows, cols, scale, shift, res, alpha); break;
+            case FusedActivation.Relu6: Block<Relu6Act>(c, ldc, rows, cols, scale, shift, res, alpha); break;
+            case FusedActivation.LeakyRelu: Block<LeakyAct>(c, ldc, rows, cols, scale, shift, res, alpha); break;
+            default: Block<NoAct>(c, ldc, rows, cols, scale, shift, res, alpha); break;
+        }
+    }
+
+    /// <summary>A piecewise-linear activation on 16 and on 8 lanes (NaN stays NaN) and on one value.</summary>
+    private interface IAct
+    {
+        static abstract Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha);
+        static abstract Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha);
+        static abstract float Apply(float v, float alpha);
+    }
+
+    private readonly struct NoAct : IAct
+    {
+        public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => v;
+        public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => v;
+        public static float Apply(float v, float alpha) => v;
+    }
+
+    private readonly struct ReluAct : IAct
+    {
+        // maxps returns its second operand when either is NaN: NaN passes through.
+        public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Avx512F.Max(Vector512<float>.Zero, v);
+        public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => Kernels.Activation.Vec(FusedActivation.Relu, v, alpha);
+        public static float Apply(float v, float alpha) => Kernels.Activation.Scalar(FusedActivation.Relu, v, alpha);
+    }
+
+    private readonly struct Relu6Act : IAct
+    {
+        public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Avx512F.Min(Vector512.Create(6f), Avx512F.Max(Vector512<float>.Zero, v));
+        public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => Kernels.Activation.Vec(FusedActivation.Relu6, v, alpha);
+        public static float Apply(float v, float alpha) => Kernels.Activation.Scalar(FusedActivation.Relu6, v, alpha);
+    }
+
+    private readonly struct LeakyAct : IAct
+    {
+        public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * alpha, v);
+        public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => Kernels.Activation.Vec(FusedActivation.LeakyRelu, v, alpha);
+        public static float Apply(float v, float alpha) => Kernels.Activation.Scalar(FusedActivation.LeakyRelu, v, alpha);
+    }
+
+    /// <summary>
+    /// The block loop of <see cref="ApplyBlock"/> for one activation: 16 lanes at a time on AVX-512, then 8, then a
+    /// masked 8-lane tail (AVX), then scalars. Lane-wise v·scale + shift + res then act, in that order, on every
+    /// path, so the vector width never changes a result.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Block<TAct>(float* c, int ldc, int rows, int cols, float* scale, float* shift, float* res, float alpha) where TAct : struct, IAct
+    {
         var va = Vector256.Create(alpha);
+        var va512 = Vector512.Create(alpha);
+        bool wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+        bool biasOnly = scale == null && res == null && shift != null;
         for (int r = 0; r < rows; r++)
         {
             float* row = c + (long)r * ldc;
             float* rr = res == null ? null : res + (long)r * ldc;
             int j = 0;
+            if (wide)
+            {
+                if (biasOnly)
+                    for (; j <= cols - 16; j += 16)
+                        TAct.Apply(Vector512.Load(row + j) + Vector512.Load(shift + j), va512).Store(row + j);
+                else
+                    for (; j <= cols - 16; j += 16)
+                    {
+                        var v = Vector512.Load(row + j);
+                        if (scale != null) v *= Vector512.Load(scale + j);
+                        if (shift != null) v += Vector512.Load(shift + j);
+                        if (rr != null) v += Vector512.Load(rr + j);
+                        TAct.Apply(v, va512).Store(row + j);
+                    }
+            }
             if (Vector256.IsHardwareAccelerated)
             {
                 for (; j <= cols - 8; j += 8)
@@ -60,7 +132,7 @@ public sealed class Epilogue
                     if (scale != null) v *= Vector256.Load(scale + j);
                     if (shift != null) v += Vector256.Load(shift + j);
                     if (rr != null) v += Vector256.Load(rr + j);
-                    Kernels.Activation.Vec(act, v, va).Store(row + j);
+                    TAct.Apply(v, va).Store(row + j);
                 }
                 if (j < cols && Avx.IsSupported)
                 {
@@ -69,7 +141,7 @@ public sealed class Epilogue
                     if (scale != null) v *= Avx.MaskLoad(scale + j, mask);
                     if (shift != null) v += Avx.MaskLoad(shift + j, mask);
                     if (rr != null) v += Avx.MaskLoad(rr + j, mask);
-                    Avx.MaskStore(row + j, mask, Kernels.Activation.Vec(act, v, va));
+                    Avx.MaskStore(row + j, mask, TAct.Apply(v, va));
                     continue;
                 }
             }
@@ -79,7 +151,7 @@ public sealed class Epilogue
                 if (scale != null) v *= scale[j];
                 if (shift != null) v += shift[j];
                 if (rr != null) v += rr[j];
-                row[j] = Kernels.Activation.Scalar(act, v, alpha);
+                row[j] = TAct.Apply(v, alpha);
             }
         }
     }

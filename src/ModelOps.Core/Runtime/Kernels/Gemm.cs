@@ -244,13 +244,15 @@ public static unsafe class Gemm
                                     else MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, MR, nr, bp, dst, ldd, accd, nr);
                                     if (!full) CopyTile(pT, nr, cp, ldc, mrb, nrb, acc);
                                 }
-                                if (epi is not null && lastK)
-                                {
-                                    int col = epiCol0 + jc + jr;
-                                    Epilogue.ApplyBlock(cp, ldc, mrb, nrb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
-                                        pRes == null ? null : pRes + (cp - pc0), act, alpha);
-                                }
                             }
+                        }
+                        if (epi is not null && lastK)
+                        {
+                            // The epilogue once per row block (its rows × this column block, still in cache), not per tile.
+                            float* cb = C + (long)ic * ldc + jc;
+                            int col = epiCol0 + jc;
+                            Epilogue.ApplyBlock(cb, ldc, mcb, ncb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
+                                pRes == null ? null : pRes + (cb - pc0), act, alpha);
                         }
                     }
                 }
