@@ -142,7 +142,8 @@ public sealed partial class ConvolutionOps : OpFamily
             ? Math.Max(Gemm.MR, Math.Min(pixels, Math.Max(1024, 65_536 / Math.Max(1, cout)) / Gemm.MR * Gemm.MR))
             : Math.Max(Gemm.MR, Math.Min(pixels, 65_536 / kdim / Gemm.MR * Gemm.MR));
         int chunksPerImage = (pixels + chunk - 1) / chunk;
-        if (threads > 1 && g.N < threads && chunksPerImage < 4 * threads)
+        long macs = (long)g.N * pixels * kdim * cout;
+        if (threads > 1 && g.N < threads && chunksPerImage < 4 * threads && macs >= threads * ParallelMinMacs)
         {
             // Few chunks: as many per image as will balance over the threads (225 pixels were one chunk of 222
             // and one of 3, so a second thread had nothing to do).
@@ -185,6 +186,12 @@ public sealed partial class ConvolutionOps : OpFamily
         });
     }
 
+    /// <summary>
+    /// Multiply-adds below which a share of a convolution is not worth another thread (waking a sleeping worker
+    /// costs tens of µs; 200K multiply-adds take a few): the GEMM's own bound (400K flops per thread).
+    /// </summary>
+    private const long ParallelMinMacs = 200_000;
+
     /// <summary>Turns the windowed path off (benchmarks and tests compare it with im2col + GEMM).</summary>
     internal static bool WindowedOff;
 
@@ -213,7 +220,7 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int rowsTotal = g.N * g.OH;
         long work = (long)g.OW * cout * g.KH * g.KW * g.C;
-        KernelParallel.For(threads, rowsTotal, work, (r0, r1) =>
+        KernelParallel.For(threads, rowsTotal, work, minWorkPerChunk: ParallelMinMacs, body: (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
             {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
 using ModelOps.Core.Tensors;
@@ -182,6 +183,12 @@ public sealed partial class ReductionOps : OpFamily
     private static void ReduceBlock<T>(T[] X, int xOff, T[] O, int oOff, Plan plan, int gi, Kind kind) where T : unmanaged, INumber<T>
     {
         int g = plan.Sizes.Length;
+        if (typeof(T) == typeof(float) && kind is Kind.Sum or Kind.Mean && gi == g - 2 && plan.Reduced[gi] && !plan.Reduced[gi + 1])
+        {
+            // Rows summed into one (a spatial mean over NHWC, global average pooling): one pass of vector adds.
+            SumRows((float[])(object)X, xOff, (float[])(object)O, oOff, plan.Sizes[gi], plan.Sizes[gi + 1]);
+            return;
+        }
         if (gi == g - 1)
         {
             int n = plan.Sizes[gi];
@@ -198,6 +205,45 @@ public sealed partial class ReductionOps : OpFamily
         bool red = plan.Reduced[gi];
         for (int i = 0; i < plan.Sizes[gi]; i++)
             ReduceBlock(X, (int)(xOff + i * xStride), O, red ? oOff : (int)(oOff + i * oStride), plan, gi + 1, kind);
+    }
+
+    /// <summary>
+    /// o[0..inner) += x rows 0..rows-1 (each inner long, from xOff), added in row order like the generic path, 16 / 8
+    /// lanes at a time, so the sums are the same to the bit.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void SumRows(float[] x, int xOff, float[] o, int oOff, int rows, int inner)
+    {
+        if ((long)xOff + (long)rows * inner > x.Length || (long)oOff + inner > o.Length) throw new ArgumentOutOfRangeException(nameof(rows));
+        fixed (float* px = x)
+        fixed (float* po = o)
+        {
+            float* acc = po + oOff;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j <= inner - 16; j += 16)
+                {
+                    var v = Vector512.Load(acc + j);
+                    float* p = px + xOff + j;
+                    for (int r = 0; r < rows; r++, p += inner) v += Vector512.Load(p);
+                    v.Store(acc + j);
+                }
+            if (Vector256.IsHardwareAccelerated)
+                for (; j <= inner - 8; j += 8)
+                {
+                    var v = Vector256.Load(acc + j);
+                    float* p = px + xOff + j;
+                    for (int r = 0; r < rows; r++, p += inner) v += Vector256.Load(p);
+                    v.Store(acc + j);
+                }
+            for (; j < inner; j++)
+            {
+                float v = acc[j];
+                float* p = px + xOff + j;
+                for (int r = 0; r < rows; r++, p += inner) v += *p;
+                acc[j] = v;
+            }
+        }
     }
 
     // ------------------------------------------------------------------ ArgMax / ArgMin

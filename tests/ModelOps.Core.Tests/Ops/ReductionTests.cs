@@ -39,6 +39,32 @@ public class ReductionTests
     }
 
     [Fact]
+    public void SpatialMeanAndSumOverChannelWidths()
+    {
+        // the rows-summed path of (kept, reduced, kept) float Sum/Mean: 16-lane, 8-lane and scalar channel parts,
+        // batch 1 and 3, and a reduced span that ends the shape (one row kept per batch)
+        foreach (int c in new[] { 1, 8, 16, 21, 40 })
+            foreach (int n in new[] { 1, 3 })
+            {
+                int h = 5, w = 3;
+                var data = K.Random(n * h * w * c, 100 + c + n);
+                foreach (string op in new[] { "Sum", "Mean" })
+                {
+                    var r = K.Run1(op, K.F(data, n, h, w, c), Axes(1, 2)).As<float>();
+                    Assert.Equal(n * c, r.Length);
+                    for (int b = 0; b < n; b++)
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            double sum = 0;
+                            for (int i = 0; i < h * w; i++) sum += data[(b * h * w + i) * c + ch];
+                            double expect = op == "Mean" ? sum / (h * w) : sum;
+                            Assert.True(Math.Abs(r[b * c + ch] - expect) <= 1e-5 * Math.Max(1, Math.Abs(expect)), $"{op} c={c} n={n} [{b},{ch}]: {r[b * c + ch]} vs {expect}");
+                        }
+                }
+            }
+    }
+
+    [Fact]
     public void GlobalAveragePoolPatternMatchesNaive()
     {
         // NHWC mean over [1,2] (kept, reduced, kept) and other mixed patterns vs a naive loop
