@@ -118,6 +118,16 @@ public sealed class EngineOptions
     /// </summary>
     public double PoolHoldFactor { get; init; } = 4.0;
 
+    /// <summary>
+    /// The tensors a run returns stay valid only until the next run of the session with the same outputs: their
+    /// arrays then go back to the buffer pool and are overwritten. Saves allocating the results on every run (an
+    /// output of 85 KB or more is a large-object-heap array, and a stream of those costs a gen-2 collection every
+    /// few runs). A result fed back in as an input of the next run (a carried state) is not recycled by that run.
+    /// Copy what you keep. Off by default; no effect when <see cref="PoolHoldFactor"/> is 0 or the graph has
+    /// control flow.
+    /// </summary>
+    public bool ReuseOutputBuffers { get; init; }
+
     /// <summary>When set, every kernel call is timed and added to this collector by op type.</summary>
     public Runtime.OpProfile? Profile { get; init; }
 

@@ -176,6 +176,28 @@ internal sealed class BufferPool
     /// <summary>Bound of the bytes the pool holds (in use and free), as a multiple of the last run's peak in use (∞: keep every array).</summary>
     public double HoldFactor { get; set; } = double.PositiveInfinity;
 
+    /// <summary>
+    /// Takes back, as a free array, one this pool rented in an earlier run and handed to the caller (a result the
+    /// caller has said it no longer uses: <see cref="Ops.EngineOptions.ReuseOutputBuffers"/>). Kept like any
+    /// released array, within the hold bound.
+    /// </summary>
+    public void Adopt(Array a)
+    {
+        long bytes = Bytes(a);
+        if (bytes < MinPooledBytes) return;
+        lock (_lock)
+        {
+            if (_state.ContainsKey(a)) return;
+            var key = (a.GetType().GetElementType()!, a.Length);
+            if (!_buckets.TryGetValue(key, out var b)) _buckets[key] = b = new Bucket { LastRun = _run };
+            if (!Keep(b, bytes)) return;
+            _state[a] = -1;
+            _freeBytes += bytes;
+            b.Free.Push(a);
+            _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes);
+        }
+    }
+
     /// <summary>A kernel gives back a scratch array it rented and did not output.</summary>
     public void ReturnScratch(Array a)
     {

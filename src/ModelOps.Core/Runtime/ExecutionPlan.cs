@@ -63,6 +63,9 @@ internal sealed class ExecutionPlan
     private readonly bool[][] _lastRead = Array.Empty<bool[]>();
     private readonly BufferPool _pool = new();
     private readonly bool _pooling;
+    private readonly bool _reuseOutputs;
+    // With EngineOptions.ReuseOutputBuffers: the pool's arrays the last run returned, recycled when the next run starts.
+    private List<Array>? _lastResults;
 
     /// <summary>The pool recycling this plan's intermediate arrays (flat plans only; control-flow plans do not pool).</summary>
     internal BufferPool Pool => _pool;
@@ -72,6 +75,7 @@ internal sealed class ExecutionPlan
         Graph = graph;
         _fetchNames = fetches;
         _pooling = options.PoolHoldFactor > 0;
+        _reuseOutputs = _pooling && options.ReuseOutputBuffers;
         _pool.HoldFactor = options.PoolHoldFactor;
         var fetchRefs = new TensorName[fetches.Length];
         for (int i = 0; i < fetches.Length; i++)
@@ -240,6 +244,14 @@ internal sealed class ExecutionPlan
         var pool = _pool;
         var profile = _steps.Length > 0 ? _steps[0].Context.Options.Profile : null;
         var live = profile is null ? null : new LiveBytes(_steps.Where(st => st.Constant is not null).Select(st => st.Constant!.Data).Concat(feeds.Values.Select(f => f.Data)));
+        if (_lastResults is not null)
+        {
+            // The last run's results are recycled now, except an array fed back in (a state carried to this run).
+            foreach (var a in _lastResults)
+                if (!feeds.Values.Any(f => ReferenceEquals(f.Data, a))) pool.Adopt(a);
+            _lastResults = null;
+        }
+        bool completed = false;
         try
         {
             for (int s = 0; s < _steps.Length; s++)
@@ -300,6 +312,7 @@ internal sealed class ExecutionPlan
                     slots[slot] = null;
                 }
             }
+            completed = true;
         }
         finally
         {
@@ -308,6 +321,14 @@ internal sealed class ExecutionPlan
                 Array.Clear(st.Context.Inputs);
                 Array.Clear(st.Context.Outputs);
                 if (st.Context.Donatable is { } d) Array.Clear(d);
+            }
+            if (_reuseOutputs && completed)
+            {
+                // The fetched arrays the pool rented come back to it when the next run starts.
+                var kept = new List<Array>(_fetches.Length);
+                foreach (var (st, o) in _fetches)
+                    if (slots[_steps[st].OutputBase + o] is { } t && pool.IsRented(t.Data) && !kept.Any(a => ReferenceEquals(a, t.Data))) kept.Add(t.Data);
+                _lastResults = kept;
             }
             // Whatever is still rented now (the fetched results) leaves the pool: the caller owns it.
             pool.EndRun();

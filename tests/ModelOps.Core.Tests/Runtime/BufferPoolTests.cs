@@ -155,6 +155,35 @@ public class BufferPoolTests
     }
 
     [Fact]
+    public void With_ReuseOutputBuffers_a_result_is_recycled_by_the_next_run_but_not_when_fed_back()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, N);
+        b.Const("k", Tensor.Create(Ramp(N, 0.5f), N));
+        b.Op("out", "AddV2", DataType.DtFloat, "x", "k");
+        var k = Ramp(N, 0.5f);
+        using var s = new GraphSession(b.Graph, new[] { "out" }, new EngineOptions { ReuseOutputBuffers = true, IntraOpThreads = 1 }, TestGraphs.Registry);
+        var x1 = Ramp(N, 0.01f);
+        var first = s.Run(Feed("x", Tensor.Create(x1, N)))["out"];
+        Assert.Equal(x1.Select((v, i) => v + k[i]).ToArray(), first.As<float>());
+        var x2 = Ramp(N, 0.02f, 1f);
+        var second = s.Run(Feed("x", Tensor.Create(x2, N)))["out"];
+        Assert.Same(first.Data, second.Data); // the first result's array was recycled
+        Assert.Equal(x2.Select((v, i) => v + k[i]).ToArray(), second.As<float>());
+        // A result fed back (a carried state) is read by the next run, so it is not recycled under it.
+        var expected3 = second.As<float>().Select((v, i) => v + k[i]).ToArray();
+        var third = s.Run(Feed("x", second))["out"];
+        Assert.NotSame(second.Data, third.Data);
+        Assert.Equal(expected3, third.As<float>());
+        // Off (the default): every run returns a new array.
+        using var plain = TestGraphs.Session(b, "out");
+        var p1 = plain.Run(Feed("x", Tensor.Create(x1, N)))["out"];
+        var p2 = plain.Run(Feed("x", Tensor.Create(x2, N)))["out"];
+        Assert.NotSame(p1.Data, p2.Data);
+        Assert.Equal(x1.Select((v, i) => v + k[i]).ToArray(), p1.As<float>());
+    }
+
+    [Fact]
     public void Fetched_intermediates_and_their_aliases_are_never_recycled()
     {
         var b = new GraphBuilder();
