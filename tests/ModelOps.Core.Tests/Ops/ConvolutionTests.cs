@@ -241,7 +241,8 @@ public class ConvolutionTests
     public void DepthwiseInteriorPathsMatchNaive()
     {
         // The unrolled 3×3 path (filter in registers, two pixels per step) and the four-pixel path of other
-        // windows (5×5, 3×5), with masked partial channel groups, beside the clipped border columns and rows:
+        // windows (5×5, 3×5), with masked partial channel groups, beside the clipped border columns and rows;
+        // on AVX-512 the interior of each 16-channel group (28 and 42 channels) in 512-bit registers:
         // strides, dilations, SAME and VALID, batch 2, widths with and without a leftover pixel.
         var rnd = new Random(33);
         int t = 0;
