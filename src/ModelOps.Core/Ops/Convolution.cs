@@ -739,6 +739,26 @@ public sealed partial class ConvolutionOps : OpFamily
             {
                 float* ipp = ir;
                 float* fpp = fr;
+                if (SW == 1 && DW == 1)
+                {
+                    // Stride 1: the four pixels' taps slide along one row of input columns, each loaded once.
+                    var x0 = Vector512.Load(ipp);
+                    var x1 = Vector512.Load(ipp + c);
+                    var x2 = Vector512.Load(ipp + 2 * c);
+                    for (int kw = 0; kw < KW; kw++, fpp += c)
+                    {
+                        var x3 = Vector512.Load(ipp + (long)(kw + 3) * c);
+                        var wv = Vector512.Load(fpp);
+                        a0 = Avx512F.FusedMultiplyAdd(x0, wv, a0);
+                        a1 = Avx512F.FusedMultiplyAdd(x1, wv, a1);
+                        a2 = Avx512F.FusedMultiplyAdd(x2, wv, a2);
+                        a3 = Avx512F.FusedMultiplyAdd(x3, wv, a3);
+                        x0 = x1;
+                        x1 = x2;
+                        x2 = x3;
+                    }
+                    continue;
+                }
                 for (int kw = 0; kw < KW; kw++, ipp += tapW, fpp += c)
                 {
                     var wv = Vector512.Load(fpp);
