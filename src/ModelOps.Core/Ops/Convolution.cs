@@ -690,24 +690,8 @@ public sealed partial class ConvolutionOps : OpFamily
                     a2 = Avx512F.FusedMultiplyAdd(x3, w01, a2); a3 = Avx512F.FusedMultiplyAdd(x4, w01, a3);
                     a0 = Avx512F.FusedMultiplyAdd(x2, w02, a0); a1 = Avx512F.FusedMultiplyAdd(x3, w02, a1);
                     a2 = Avx512F.FusedMultiplyAdd(x4, w02, a2); a3 = Avx512F.FusedMultiplyAdd(x5, w02, a3);
-                    r += tapH;
-                    x0 = Vector512.Load(r); x1 = Vector512.Load(r + c); x2 = Vector512.Load(r + 2 * c);
-                    x3 = Vector512.Load(r + 3 * c); x4 = Vector512.Load(r + 4 * c); x5 = Vector512.Load(r + 5 * c);
-                    a0 = Avx512F.FusedMultiplyAdd(x0, w10, a0); a1 = Avx512F.FusedMultiplyAdd(x1, w10, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x2, w10, a2); a3 = Avx512F.FusedMultiplyAdd(x3, w10, a3);
-                    a0 = Avx512F.FusedMultiplyAdd(x1, w11, a0); a1 = Avx512F.FusedMultiplyAdd(x2, w11, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x3, w11, a2); a3 = Avx512F.FusedMultiplyAdd(x4, w11, a3);
-                    a0 = Avx512F.FusedMultiplyAdd(x2, w12, a0); a1 = Avx512F.FusedMultiplyAdd(x3, w12, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x4, w12, a2); a3 = Avx512F.FusedMultiplyAdd(x5, w12, a3);
-                    r += tapH;
-                    x0 = Vector512.Load(r); x1 = Vector512.Load(r + c); x2 = Vector512.Load(r + 2 * c);
-                    x3 = Vector512.Load(r + 3 * c); x4 = Vector512.Load(r + 4 * c); x5 = Vector512.Load(r + 5 * c);
-                    a0 = Avx512F.FusedMultiplyAdd(x0, w20, a0); a1 = Avx512F.FusedMultiplyAdd(x1, w20, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x2, w20, a2); a3 = Avx512F.FusedMultiplyAdd(x3, w20, a3);
-                    a0 = Avx512F.FusedMultiplyAdd(x1, w21, a0); a1 = Avx512F.FusedMultiplyAdd(x2, w21, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x3, w21, a2); a3 = Avx512F.FusedMultiplyAdd(x4, w21, a3);
-                    a0 = Avx512F.FusedMultiplyAdd(x2, w22, a0); a1 = Avx512F.FusedMultiplyAdd(x3, w22, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(x4, w22, a2); a3 = Avx512F.FusedMultiplyAdd(x5, w22, a3);
+                    Slide3(r + tapH, c, w10, w11, w12, ref a0, ref a1, ref a2, ref a3);
+                    Slide3(r + 2 * tapH, c, w20, w21, w22, ref a0, ref a1, ref a2, ref a3);
                     a0.Store(o);
                     a1.Store(o + c);
                     a2.Store(o + 2 * c);
@@ -787,6 +771,21 @@ public sealed partial class ConvolutionOps : OpFamily
             }
             acc.Store(o);
         }
+    }
+
+    /// <summary>One filter row of the stride-1 3×3 step: four pixels' accumulators += six input columns × three taps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Slide3(float* r, int c, Vector512<float> w0, Vector512<float> w1, Vector512<float> w2,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+    {
+        var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + c); var x2 = Vector512.Load(r + 2 * c);
+        var x3 = Vector512.Load(r + 3 * c); var x4 = Vector512.Load(r + 4 * c); var x5 = Vector512.Load(r + 5 * c);
+        a0 = Avx512F.FusedMultiplyAdd(x0, w0, a0); a1 = Avx512F.FusedMultiplyAdd(x1, w0, a1);
+        a2 = Avx512F.FusedMultiplyAdd(x2, w0, a2); a3 = Avx512F.FusedMultiplyAdd(x3, w0, a3);
+        a0 = Avx512F.FusedMultiplyAdd(x1, w1, a0); a1 = Avx512F.FusedMultiplyAdd(x2, w1, a1);
+        a2 = Avx512F.FusedMultiplyAdd(x3, w1, a2); a3 = Avx512F.FusedMultiplyAdd(x4, w1, a3);
+        a0 = Avx512F.FusedMultiplyAdd(x2, w2, a0); a1 = Avx512F.FusedMultiplyAdd(x3, w2, a1);
+        a2 = Avx512F.FusedMultiplyAdd(x4, w2, a2); a3 = Avx512F.FusedMultiplyAdd(x5, w2, a3);
     }
 
     /// <summary>Lane selection of a depthwise channel group, fixed per instantiation so the loads and stores carry no branch.</summary>
