@@ -158,7 +158,6 @@ public static class Program
             var y = new float[oh * oh * cout];
             double flops = 2.0 * oh * oh * cout * k * k * c;
             int reps = Math.Max(1, (int)(2e7 / flops));
-            double ms = 0, msIm2col = 0;
             var times = new List<(double, double)>();
             for (int round = 0; round < runs; round++)
             {
@@ -169,8 +168,8 @@ public static class Program
                 times.Add((a, b));
             }
             ConvolutionOps.WindowedOff = false;
-            ms = times.Select(t => t.Item1).Order().ElementAt(runs / 2);
-            msIm2col = times.Select(t => t.Item2).Order().ElementAt(runs / 2);
+            double ms = times.Select(t => t.Item1).Order().ElementAt(runs / 2);
+            double msIm2col = times.Select(t => t.Item2).Order().ElementAt(runs / 2);
             string path = k == 1 && s == 1 ? "gemm" : ConvolutionOps.WindowedApplies(g, packed) ? "windowed" : "im2col";
             Console.WriteLine($"  [1,{h},{h},{c}] {k}x{k}/{s} -> {cout,-3} {ms * 1000,8:F1} us  {flops / (ms * 1e6),6:F1} GFLOP/s ({path,-8})  im2col + GEMM {msIm2col * 1000,8:F1} us  ratio {ms / msIm2col,5:F2}");
         }

@@ -192,7 +192,7 @@ public sealed partial class ConvolutionOps : OpFamily
     /// </summary>
     private const long ParallelMinMacs = 200_000;
 
-    /// <summary>Turns the windowed path off (benchmarks and tests compare it with im2col + GEMM).</summary>
+    /// <summary>Turns the windowed path off (the conv and profile benchmarks compare it with im2col + GEMM).</summary>
     internal static bool WindowedOff;
 
     /// <summary>Output pixels per register tile of the windowed path with 16-wide filter panels (32-wide: <see cref="Gemm.MR"/>).</summary>
@@ -212,9 +212,8 @@ public sealed partial class ConvolutionOps : OpFamily
     /// output pixels of a row whose windows lie inside the image horizontally, each window row (KW·C contiguous
     /// floats, rows outside the image skipped) multiplies the matching rows of the packed filter in one register
     /// tile (<see cref="Gemm.MicroRows12x16"/>, <see cref="Gemm.ConvRows6x32"/>); the pixels at the left and right
-    /// borders go one by one. The epilogue
-    /// runs per output row while it is in cache. Same products and summation order per output as the GEMM path
-    /// over an im2col row (k ascending), so results agree to rounding of the blocked sum.
+    /// borders go one by one. The epilogue runs per output row while it is in cache. The products are those of the
+    /// im2col + GEMM path, summed in another grouping, so results agree with it to float rounding.
     /// </summary>
     internal static unsafe void Windowed(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, Epilogue epi, int threads)
     {
@@ -224,14 +223,15 @@ public sealed partial class ConvolutionOps : OpFamily
         {
             for (int r = r0; r < r1; r++)
             {
-                WindowedRows(input, filter, output, g, cout, r, r + 1);
+                WindowedRow(input, filter, output, g, cout, r);
                 epi.Apply(output, 0, r * g.OW, (r + 1) * g.OW, cout);
             }
         });
     }
 
+    /// <summary>Output row r (image r / OH, row r % OH) of <see cref="Windowed"/>, before the epilogue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void WindowedRows(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r0, int r1)
+    private static unsafe void WindowedRow(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r)
     {
         int C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OW = g.OW, OH = g.OH;
         int run = KW * C;
@@ -251,70 +251,67 @@ public sealed partial class ConvolutionOps : OpFamily
         fixed (float* pb = filter.Data)
         fixed (float* pout = output)
         {
-            for (int r = r0; r < r1; r++)
+            int n = r / OH, oh = r % OH;
+            int ih0 = oh * g.SH - g.PadTop;
+            int khLo = 0, khHi = KH;
+            while (khLo < KH && ih0 + khLo * g.DH < 0) khLo++;
+            while (khHi > khLo && ih0 + (khHi - 1) * g.DH >= H) khHi--;
+            int taps = khHi - khLo;
+            float* img = pin + (long)n * H * W * C;
+            float* orow = pout + (long)r * OW * cout;
+            // Tiles over the columns whose windows are inside the image, the last one shifted back to end at
+            // owHi (it recomputes a few pixels with the same arithmetic); the rest one by one.
+            int tileEnd = taps > 0 && owHi - owLo >= tile ? owHi : owLo;
+            for (int ow = owLo; ow < tileEnd; ow += tile)
             {
-                int n = r / OH, oh = r % OH;
-                int ih0 = oh * g.SH - g.PadTop;
-                int khLo = 0, khHi = KH;
-                while (khLo < KH && ih0 + khLo * g.DH < 0) khLo++;
-                while (khHi > khLo && ih0 + (khHi - 1) * g.DH >= H) khHi--;
-                int taps = khHi - khLo;
-                float* img = pin + (long)n * H * W * C;
-                float* orow = pout + (long)r * OW * cout;
-                // Tiles over the columns whose windows are inside the image, the last one shifted back to end at
-                // owHi (it recomputes a few pixels with the same arithmetic); the rest one by one.
-                int tileEnd = taps > 0 && owHi - owLo >= tile ? owHi : owLo;
-                for (int ow = owLo; ow < tileEnd; ow += tile)
+                int o0 = Math.Min(ow, tileEnd - tile);
+                float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)o0 * g.SW - g.PadLeft) * C;
+                for (int j = 0; j < panels; j++)
                 {
-                    int o0 = Math.Min(ow, tileEnd - tile);
-                    float* a = img + ((long)(ih0 + khLo * g.DH) * W + (long)o0 * g.SW - g.PadLeft) * C;
-                    for (int j = 0; j < panels; j++)
-                    {
-                        // Panel j of the packed filter ([panel][k][nr]; several panels only with one k block).
-                        float* b = pb + (long)j * nr * k + (long)khLo * run * ldb;
-                        float* c = orow + (long)o0 * cout + j * nr;
-                        int cols = Math.Min(nr, cout - j * nr);
-                        if (nr == 16) Gemm.MicroRows12x16(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols);
-                        else Gemm.ConvRows6x32(taps, tapStride, run, a, lda, b, ldb, c, cout, cols);
-                    }
+                    // Panel j of the packed filter ([panel][k][nr]; several panels only with one k block).
+                    float* b = pb + (long)j * nr * k + (long)khLo * run * ldb;
+                    float* c = orow + (long)o0 * cout + j * nr;
+                    int cols = Math.Min(nr, cout - j * nr);
+                    if (nr == 16) Gemm.MicroRows12x16(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols);
+                    else Gemm.ConvRows6x32(taps, tapStride, run, a, lda, b, ldb, c, cout, cols);
                 }
-                for (int ow = 0; ow < OW; ow++)
+            }
+            for (int ow = 0; ow < OW; ow++)
+            {
+                if (ow == owLo) ow = tileEnd;
+                if (ow >= OW) break;
+                // A border pixel: only the taps inside the image, 16 output channels at a time.
+                int iw0 = ow * g.SW - g.PadLeft;
+                for (int col = 0; col < cout; col += 16)
                 {
-                    if (ow == owLo) ow = tileEnd;
-                    if (ow >= OW) break;
-                    // A border pixel: only the taps inside the image, 16 output channels at a time.
-                    int iw0 = ow * g.SW - g.PadLeft;
-                    for (int col = 0; col < cout; col += 16)
+                    float* slice = pb + (long)(col / nr) * nr * k + col % nr;
+                    Vector512<float> acc0 = default, acc1 = default;
+                    for (int kh = khLo; kh < khHi; kh++)
                     {
-                        float* slice = pb + (long)(col / nr) * nr * k + col % nr;
-                        Vector512<float> acc0 = default, acc1 = default;
-                        for (int kh = khLo; kh < khHi; kh++)
+                        float* xrow = img + (long)(ih0 + kh * g.DH) * W * C;
+                        for (int kw = 0; kw < KW; kw++)
                         {
-                            float* xrow = img + (long)(ih0 + kh * g.DH) * W * C;
-                            for (int kw = 0; kw < KW; kw++)
+                            int iw = iw0 + kw;
+                            if ((uint)iw >= (uint)W) continue;
+                            float* x = xrow + (long)iw * C;
+                            float* b = slice + (long)(kh * KW + kw) * C * ldb;
+                            int ci = 0;
+                            for (; ci + 1 < C; ci += 2)
                             {
-                                int iw = iw0 + kw;
-                                if ((uint)iw >= (uint)W) continue;
-                                float* x = xrow + (long)iw * C;
-                                float* b = slice + (long)(kh * KW + kw) * C * ldb;
-                                int ci = 0;
-                                for (; ci + 1 < C; ci += 2)
-                                {
-                                    acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
-                                    acc1 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci + 1]), Vector512.Load(b + (ci + 1) * ldb), acc1);
-                                }
-                                if (ci < C) acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
+                                acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
+                                acc1 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci + 1]), Vector512.Load(b + (ci + 1) * ldb), acc1);
                             }
+                            if (ci < C) acc0 = Avx512F.FusedMultiplyAdd(Vector512.Create(x[ci]), Vector512.Load(b + ci * ldb), acc0);
                         }
-                        var sum = acc0 + acc1;
-                        int cols = Math.Min(16, cout - col);
-                        float* o = orow + (long)ow * cout + col;
-                        if (cols == 16) Vector512.Store(sum, o);
-                        else
-                        {
-                            Vector512.Store(sum, tmp);
-                            for (int q = 0; q < cols; q++) o[q] = tmp[q];
-                        }
+                    }
+                    var sum = acc0 + acc1;
+                    int cols = Math.Min(16, cout - col);
+                    float* o = orow + (long)ow * cout + col;
+                    if (cols == 16) Vector512.Store(sum, o);
+                    else
+                    {
+                        Vector512.Store(sum, tmp);
+                        for (int q = 0; q < cols; q++) o[q] = tmp[q];
                     }
                 }
             }
@@ -656,8 +653,9 @@ public sealed partial class ConvolutionOps : OpFamily
     /// <summary>
     /// Channels [ch, ch+16) of the whole-window columns [owLo, owHi) of one output row in 512-bit registers (AVX-512):
     /// the 3×3 filter in registers (stride 1: four pixels per step, each input column loaded once), other windows
-    /// four pixels per filter-tap load, then one by one.
-    /// Same products in the same order as the 8-lane <see cref="DepthwiseGroup{TL}"/>, so the same results.
+    /// four pixels per filter-tap load, then one by one (kept here rather than left to the 8-lane border loop: on
+    /// 7×7 and 14×14 maps under a 5×5 window those few columns cost about 10%). Same products in the same order as the
+    /// 8-lane <see cref="DepthwiseGroup{TL}"/>, so the same results.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwiseInterior16(ConvGeometry g, float* rowIn, float* f0, float* orow, int ch, int nh, int owLo, int owHi, bool fast3x3)

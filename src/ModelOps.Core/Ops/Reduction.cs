@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime.Kernels;
@@ -211,7 +212,7 @@ public sealed partial class ReductionOps : OpFamily
     /// o[0..inner) += x rows 0..rows-1 (each inner long, from xOff), added in row order like the generic path, 16 / 8
     /// lanes at a time, so the sums are the same to the bit.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SumRows(float[] x, int xOff, float[] o, int oOff, int rows, int inner)
     {
         if ((long)xOff + (long)rows * inner > x.Length || (long)oOff + inner > o.Length) throw new ArgumentOutOfRangeException(nameof(rows));

@@ -5,9 +5,11 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelOps.Core.Runtime.Kernels;
 
 /// <summary>
-/// Single-precision matrix multiply C = op(A)·op(B) (+ C), row-major, blocked for the caches, with A and B
-/// packed into panels and an MR×NR register-tile micro-kernel (6×32 with AVX-512, 6×16 with AVX2/FMA, a
-/// portable Vector256 fallback elsewhere). Threads split the rows (or columns when there are few rows).
+/// Single-precision matrix multiply C = op(A)·op(B) (+ C), row-major, blocked for the caches, with B packed into
+/// panels (a transposed A too; a row-major A is read in place) and a register-tile micro-kernel (6×32 with AVX-512,
+/// 12×16 there for products of at most 16 columns, 6×16 with AVX2/FMA, a portable Vector256 fallback elsewhere).
+/// Threads split the rows (or columns when there are few rows). The convolution-shaped tiles
+/// (<see cref="MicroRows12x16"/> with taps, <see cref="ConvRows6x32"/>) serve Conv2D's windowed path.
 /// </summary>
 public static unsafe class Gemm
 {
@@ -453,9 +455,9 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)] // its own register allocation
     internal static void MicroRows12x16(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols)
     {
-        // Six row pointers; rows 6..11 are the same pointers at an offset of six rows (twelve pointers made
-        // the register allocator spill). No call may follow the accumulators before their stores (it would
-        // make the allocator spill all twelve on every k).
+        // Six row pointers; rows 6..11 are the same pointers at an offset of six rows. Twelve pointers, or a
+        // stackalloc'd scratch tile for the partial-width store, made the JIT spill all twelve accumulators on
+        // every k (seen in its disassembly).
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
         nint six = 6 * lda;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
