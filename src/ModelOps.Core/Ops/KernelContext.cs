@@ -48,6 +48,12 @@ public sealed class KernelContext : NodeAttributeReader
     /// <summary>The plan's buffer pool (set by the executor; null when the kernel is called on its own).</summary>
     internal Runtime.BufferPool? Pool { get; set; }
 
+    /// <summary>
+    /// The plan may hand this kernel buffers longer than its tensors (it is registered with
+    /// <see cref="KernelTraits.SpareCapacity"/> and its outputs are not fetched as they are).
+    /// </summary>
+    internal bool SpareCapacity { get; set; }
+
     /// <summary>Per input: the executor allows this kernel to write its output over the input's array (its last use, not aliased).</summary>
     internal bool[]? Donatable { get; set; }
 
@@ -56,13 +62,26 @@ public sealed class KernelContext : NodeAttributeReader
     /// from the plan's buffer pool and goes back there once no live tensor uses it any more, so it must
     /// only be used for a tensor set with <see cref="SetOutput"/> (or as scratch given back with
     /// <see cref="ReturnScratch"/>), never kept elsewhere. Zero-filled when <paramref name="clear"/>;
-    /// otherwise its contents are undefined and the kernel must write every element.
+    /// otherwise its contents are undefined and the kernel must write every element. For a kernel
+    /// registered with <see cref="KernelTraits.SpareCapacity"/> the array may be longer than asked for:
+    /// only the first <paramref name="length"/> elements are the kernel's (and zeroed when asked).
     /// </summary>
     public T[] Allocate<T>(long length, bool clear = true) where T : unmanaged
     {
         int n = checked((int)length);
-        return Pool is { } pool ? pool.Rent<T>(n, clear) : new T[n];
+        if (Pool is { } pool) return pool.Rent<T>(n, clear, SpareCapacity);
+        if (!SpareCapacity || SpareForTests <= 0) return new T[n];
+        // Tests: an array longer than asked for, its tail all one bits (NaN for floats), as a planned buffer may be.
+        var a = new T[n + SpareForTests];
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan(clear ? n : 0)).Fill(0xFF);
+        return a;
     }
+
+    /// <summary>Tests only: outside a plan, <see cref="Allocate{T}"/> returns this many elements more than asked when <see cref="SpareCapacity"/>.</summary>
+    internal int SpareForTests { get; set; }
+
+    /// <summary>An output tensor over an array from <see cref="Allocate{T}"/> or <see cref="TryReuseInput{T}"/> (which may be longer than the tensor).</summary>
+    public Tensor Output<T>(DataType dtype, int[] shape, T[] data) where T : unmanaged => Tensor.Over(dtype, shape, data);
 
     /// <summary>Gives back an array from <see cref="Allocate{T}"/> that no output uses (scratch).</summary>
     public void ReturnScratch(Array array) => Pool?.ReturnScratch(array);
@@ -71,12 +90,13 @@ public sealed class KernelContext : NodeAttributeReader
     /// For element-wise kernels: the array of <paramref name="input"/> (one of <see cref="Inputs"/>) when
     /// the output may be written over it in place: this node is its last reader, no other live tensor or
     /// input of this node shares the array, it is not a constant, feed or fetched result, and it is a
-    /// T[] of exactly <paramref name="length"/> elements. Otherwise null. An array is handed out once.
+    /// T[] of <paramref name="length"/> elements (or more, for a kernel registered with
+    /// <see cref="KernelTraits.SpareCapacity"/>). Otherwise null. An array is handed out once.
     /// </summary>
     public T[]? TryReuseInput<T>(Tensor input, long length) where T : unmanaged
     {
         var donatable = Donatable;
-        if (donatable is null || input.Data is not T[] a || a.Length != length) return null;
+        if (donatable is null || input.Data is not T[] a || (SpareCapacity ? a.Length < length : a.Length != length)) return null;
         for (int i = 0; i < Inputs.Length && i < donatable.Length; i++)
             if (donatable[i] && ReferenceEquals(Inputs[i], input))
             {

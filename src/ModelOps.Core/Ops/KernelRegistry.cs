@@ -5,23 +5,47 @@ namespace ModelOps.Core.Ops;
 /// <summary>Runs one node: reads ctx.Inputs and attributes, sets every ctx.Outputs[i].</summary>
 public delegate void Kernel(KernelContext ctx);
 
+/// <summary>What the engine may ask of a kernel beyond the <see cref="Kernel"/> contract.</summary>
+[Flags]
+public enum KernelTraits
+{
+    None = 0,
+
+    /// <summary>
+    /// The kernel reads its inputs as their first <see cref="Tensors.Tensor.Length"/> elements (never the length of
+    /// <see cref="Tensors.Tensor.Data"/>), and makes its outputs from <see cref="KernelContext.Allocate{T}"/> arrays with
+    /// <see cref="Tensors.Tensor.Over"/> (or <see cref="KernelContext.Output{T}"/>), so the plan may hand it buffers longer
+    /// than the tensors they hold: one buffer then serves tensors of different sizes over a run. Other kernels get
+    /// buffers of exactly their outputs' size, and inputs copied to exact arrays when they sit in a longer buffer.
+    /// </summary>
+    SpareCapacity = 1,
+}
+
 /// <summary>Engine kernels by TensorFlow op name.</summary>
 public sealed class KernelRegistry
 {
-    private readonly Dictionary<string, Kernel> _kernels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Kernel Kernel, KernelTraits Traits)> _kernels = new(StringComparer.Ordinal);
 
-    public void Add(string op, Kernel kernel)
+    public void Add(string op, Kernel kernel, KernelTraits traits = KernelTraits.None)
     {
-        if (!_kernels.TryAdd(op, kernel))
+        if (!_kernels.TryAdd(op, (kernel, traits)))
             throw new InvalidOperationException($"Two kernels are registered for op '{op}'.");
     }
 
-    public void Add(IEnumerable<string> ops, Kernel kernel)
+    public void Add(IEnumerable<string> ops, Kernel kernel, KernelTraits traits = KernelTraits.None)
     {
-        foreach (var op in ops) Add(op, kernel);
+        foreach (var op in ops) Add(op, kernel, traits);
     }
 
-    public bool TryGet(string op, out Kernel kernel) => _kernels.TryGetValue(op, out kernel!);
+    public bool TryGet(string op, out Kernel kernel)
+    {
+        bool found = _kernels.TryGetValue(op, out var k);
+        kernel = k.Kernel;
+        return found;
+    }
+
+    /// <summary>The traits <paramref name="op"/>'s kernel was registered with (None when it has no kernel).</summary>
+    public KernelTraits TraitsOf(string op) => _kernels.TryGetValue(op, out var k) ? k.Traits : KernelTraits.None;
 
     public bool Contains(string op) => _kernels.ContainsKey(op);
 

@@ -13,8 +13,16 @@ namespace ModelOps.Core.Runtime;
 /// rented and did not output) leave the pool for good, so results handed to the caller stay valid.
 /// </para>
 /// <para>
-/// Arrays are keyed by element type and exact length (a <see cref="Tensors.Tensor"/>'s array is exactly
-/// its size). Between runs the pool keeps what the last runs used, up to <see cref="RetainLimitBytes"/>.
+/// The first run of a plan rents arrays of exactly the size asked for, keyed by element type and length, and
+/// records every rent (type, length, whether the kernel takes a longer array) and when its array came back.
+/// From that record the pool plans buffers for the next runs: largest rent first, each rent shares the
+/// smallest buffer that is long enough and free over its whole lifetime, else gets a new one (greedy by
+/// size). A rent whose kernel takes longer arrays (<see cref="Ops.KernelTraits.SpareCapacity"/>) may share a
+/// longer buffer; any other only a buffer of its exact length. Plans are deterministic for fixed shapes, so
+/// later runs rent in the same order and the k-th rent gets its planned buffer; a run that rents otherwise
+/// (new input shapes) falls back to exact arrays for what no longer matches and replans from its own record.
+/// Rents never given back in the recorded run (the fetched results) stay exact arrays outside the plan.
+/// Between runs the pool keeps the planned buffers, and fallback arrays up to <see cref="RetainLimitBytes"/>.
 /// Rent/Return are locked so kernels may allocate from worker threads.
 /// </para>
 /// </summary>
@@ -31,7 +39,30 @@ internal sealed class BufferPool
         public int RentsLastRun, RentsThisRun;
     }
 
+    /// <summary>One rent of a run: what was asked for, and when (on the pool's clock) it was rented and given back (-1: never).</summary>
+    private sealed class RentRecord
+    {
+        public required Type Type;
+        public required int Length;
+        public required bool Spare;
+        public required long Bytes;
+        public required int Rented;
+        public int Released = -1;
+    }
+
+    /// <summary>Per rent of a run, in order: the signature expected and the planned buffer (-1: not planned).</summary>
+    private readonly record struct PlannedRent(Type Type, int Length, bool Spare, int Buffer);
+
     private readonly Dictionary<(Type, int), Bucket> _buckets = new();
+    private readonly List<RentRecord> _log = new();
+    private readonly Dictionary<Array, int> _logIndex = new(ReferenceEqualityComparer.Instance);
+    private int _clock;
+    private PlannedRent[]? _plan;
+    private Array?[] _buffers = Array.Empty<Array?>();
+    private (Type Type, int Length)[] _bufferShape = Array.Empty<(Type, int)>();
+    private readonly Dictionary<Array, int> _bufferOf = new(ReferenceEqualityComparer.Instance);
+    private long _plannedBytes;
+    private bool _deviated;
     // Every array the pool knows: -1 when free, else the number of live slots holding it (rented).
     private readonly Dictionary<Array, int> _state = new(ReferenceEqualityComparer.Instance);
     private readonly object _lock = new();
@@ -59,12 +90,31 @@ internal sealed class BufferPool
     public long Allocated { get; private set; }
 
     /// <summary>A T[] of exactly <paramref name="length"/> elements, zeroed when <paramref name="clear"/> (else contents are undefined).</summary>
-    public T[] Rent<T>(int length, bool clear) where T : unmanaged
+    public T[] Rent<T>(int length, bool clear) where T : unmanaged => Rent<T>(length, clear, spare: false);
+
+    /// <summary>
+    /// A T[] of <paramref name="length"/> elements, or more when <paramref name="spare"/> (the caller uses the first
+    /// <paramref name="length"/>); those are zeroed when <paramref name="clear"/> (else contents are undefined).
+    /// </summary>
+    public T[] Rent<T>(int length, bool clear, bool spare) where T : unmanaged
     {
         long bytes = (long)length * Unsafe.SizeOf<T>();
         if (bytes < MinPooledBytes) return length == 0 ? Array.Empty<T>() : new T[length];
         lock (_lock)
         {
+            int k = _log.Count;
+            _log.Add(new RentRecord { Type = typeof(T), Length = length, Spare = spare, Bytes = bytes, Rented = _clock++ });
+            if (Planned<T>(k, length, spare) is { } p)
+            {
+                if (clear) Array.Clear(p, 0, length);
+                _state[p] = 0;
+                _logIndex[p] = k;
+                _rentedBytes += Bytes(p);
+                Reused++;
+                _peakRented = Math.Max(_peakRented, _rentedBytes);
+                _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes + FreePlannedBytes);
+                return p;
+            }
             var key = (typeof(T), length);
             if (!_buckets.TryGetValue(key, out var b)) _buckets[key] = b = new Bucket();
             b.LastRun = _run;
@@ -85,11 +135,48 @@ internal sealed class BufferPool
                 Allocated++;
             }
             _state[a] = 0;
+            _logIndex[a] = k;
             _rentedBytes += bytes;
             _peakRented = Math.Max(_peakRented, _rentedBytes);
-            _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes);
+            _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes + FreePlannedBytes);
             return a;
         }
+    }
+
+    // Bytes of planned buffers in use (counted in _rentedBytes too while rented).
+    private long _plannedRentedBytes;
+
+    /// <summary>Bytes of the planned buffers that exist and are free now.</summary>
+    private long FreePlannedBytes => _plannedBytes - _plannedRentedBytes;
+
+    /// <summary>Rent k's planned buffer when this run still follows the plan and the buffer is free; else null (and the run has deviated).</summary>
+    private T[]? Planned<T>(int k, int length, bool spare) where T : unmanaged
+    {
+        if (_plan is null) return null;
+        if (k >= _plan.Length || _plan[k].Type != typeof(T) || _plan[k].Length != length || _plan[k].Spare != spare)
+        {
+            _deviated = true;
+            return null;
+        }
+        int b = _plan[k].Buffer;
+        if (b < 0) return null;
+        if (_buffers[b] is T[] existing)
+        {
+            if (_state.TryGetValue(existing, out int r) && r >= 0)
+            {
+                _deviated = true; // still in use: lifetimes differ from the record
+                return null;
+            }
+            _plannedRentedBytes += Bytes(existing);
+            return existing;
+        }
+        var a = GC.AllocateUninitializedArray<T>(_bufferShape[b].Length);
+        _buffers[b] = a;
+        _bufferOf[a] = b;
+        _plannedBytes += Bytes(a);
+        _plannedRentedBytes += Bytes(a);
+        Allocated++;
+        return a;
     }
 
     /// <summary>True when <paramref name="a"/> is an array this pool rented out in the current run.</summary>
@@ -126,6 +213,13 @@ internal sealed class BufferPool
             }
             long bytes = Bytes(a);
             _rentedBytes -= bytes;
+            if (_logIndex.Remove(a, out int k)) _log[k].Released = _clock++;
+            if (_bufferOf.ContainsKey(a))
+            {
+                _state[a] = -1; // a planned buffer: free until its next planned rent
+                _plannedRentedBytes -= bytes;
+                return;
+            }
             var b = _buckets[(a.GetType().GetElementType()!, a.Length)];
             if (!Keep(b, bytes))
             {
@@ -194,7 +288,7 @@ internal sealed class BufferPool
             _state[a] = -1;
             _freeBytes += bytes;
             b.Free.Push(a);
-            _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes);
+            _peakBytes = Math.Max(_peakBytes, _rentedBytes + _freeBytes + FreePlannedBytes);
         }
     }
 
@@ -212,17 +306,35 @@ internal sealed class BufferPool
     /// <summary>
     /// Ends a run (normally or by an exception): every array still rented leaves the pool (it is a
     /// result now, or nobody holds it); buckets unused in the last two runs are dropped, and free arrays
-    /// beyond <see cref="RetainLimitBytes"/> are left to the GC.
+    /// beyond <see cref="RetainLimitBytes"/> are left to the GC. After a run that completed without a plan
+    /// or off its plan, the next runs' buffers are planned from its record.
     /// </summary>
-    public void EndRun()
+    public void EndRun() => EndRun(completed: true);
+
+    /// <inheritdoc cref="EndRun()"/>
+    public void EndRun(bool completed)
     {
         lock (_lock)
         {
             var escaped = new List<Array>();
             foreach (var (a, r) in _state)
                 if (r >= 0) escaped.Add(a);
-            foreach (var a in escaped) _state.Remove(a);
+            foreach (var a in escaped)
+            {
+                _state.Remove(a);
+                if (_bufferOf.Remove(a, out int pb))
+                {
+                    _buffers[pb] = null; // a planned buffer the caller now holds: made anew when next planned
+                    _plannedBytes -= Bytes(a);
+                }
+            }
             _rentedBytes = 0;
+            _plannedRentedBytes = 0;
+            if (completed && (_plan is null || _deviated || _log.Count != _plan.Length)) BuildPlan();
+            _log.Clear();
+            _logIndex.Clear();
+            _clock = 0;
+            _deviated = false;
             List<(Type, int)>? stale = null;
             foreach (var (key, b) in _buckets)
                 if (_run - b.LastRun >= 2) (stale ??= new()).Add(key);
@@ -244,8 +356,90 @@ internal sealed class BufferPool
             }
             _peakRented = 0;
             _run++;
-            _peakBytes = _freeBytes;
+            _peakBytes = _freeBytes + _plannedBytes;
         }
+    }
+
+    /// <summary>Bytes of the buffers the plan holds now (made at their first planned rent, kept between runs).</summary>
+    public long PlannedBytes
+    {
+        get { lock (_lock) return _plannedBytes; }
+    }
+
+    /// <summary>Number of buffers in the current plan (0 before the first run completes).</summary>
+    public int PlannedBuffers
+    {
+        get { lock (_lock) return _bufferShape.Length; }
+    }
+
+    /// <summary>
+    /// Plans buffers from this run's record (greedy by size: TFLite's arena planner and its GPU delegate's shared
+    /// objects work the same way). Rents never given back are left out. Buffers of the old plan with the shape a new
+    /// one needs are carried over; the rest, and the fallback arrays kept free, are left to the GC.
+    /// </summary>
+    private void BuildPlan()
+    {
+        var order = Enumerable.Range(0, _log.Count).Where(i => _log[i].Released >= 0)
+            .OrderByDescending(i => _log[i].Bytes).ThenBy(i => _log[i].Rented).ToArray();
+        var shapes = new List<(Type Type, int Length)>();
+        var lifetimes = new List<List<(int From, int To)>>();
+        var plan = new PlannedRent[_log.Count];
+        for (int i = 0; i < plan.Length; i++) plan[i] = new PlannedRent(_log[i].Type, _log[i].Length, _log[i].Spare, -1);
+        foreach (int i in order)
+        {
+            var r = _log[i];
+            int best = -1;
+            for (int b = 0; b < shapes.Count; b++)
+            {
+                var (t, len) = shapes[b];
+                if (t != r.Type || (r.Spare ? len < r.Length : len != r.Length)) continue;
+                if (best >= 0 && len >= shapes[best].Length) continue;
+                bool free = true;
+                foreach (var (from, to) in lifetimes[b])
+                    if (r.Rented < to && from < r.Released) { free = false; break; }
+                if (free) best = b;
+            }
+            if (best < 0)
+            {
+                best = shapes.Count;
+                shapes.Add((r.Type, r.Length));
+                lifetimes.Add(new List<(int, int)>());
+            }
+            lifetimes[best].Add((r.Rented, r.Released));
+            plan[i] = plan[i] with { Buffer = best };
+        }
+
+        // Carry over the old plan's buffers and the free fallback arrays of a needed shape; the rest is left to the GC.
+        var old = new Dictionary<(Type, int), Stack<Array>>();
+        void Offer(Array a)
+        {
+            var key = (a.GetType().GetElementType()!, a.Length);
+            (old.TryGetValue(key, out var st) ? st : old[key] = new Stack<Array>()).Push(a);
+            _state.Remove(a);
+        }
+        foreach (var a in _buffers)
+            if (a is not null) Offer(a);
+        foreach (var bucket in _buckets.Values)
+            while (bucket.Free.Count > 0)
+            {
+                var a = bucket.Free.Pop();
+                _freeBytes -= Bytes(a);
+                Offer(a);
+            }
+        _bufferOf.Clear();
+        _plannedBytes = 0;
+        _buffers = new Array?[shapes.Count];
+        for (int b = 0; b < shapes.Count; b++)
+            if (old.TryGetValue(shapes[b], out var st) && st.Count > 0)
+            {
+                var a = st.Pop();
+                _buffers[b] = a;
+                _bufferOf[a] = b;
+                _state[a] = -1;
+                _plannedBytes += Bytes(a);
+            }
+        _bufferShape = shapes.ToArray();
+        _plan = plan;
     }
 
     private void Drop(Array a)

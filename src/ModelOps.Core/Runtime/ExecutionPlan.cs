@@ -34,6 +34,8 @@ internal sealed class PlanStep
     public bool IsConstantEnter { get; init; }
     /// <summary>For Merge: which data inputs come from NextIteration (loop back edges).</summary>
     public bool[]? BackEdge { get; init; }
+    /// <summary>The kernel is registered with <see cref="KernelTraits.SpareCapacity"/>: it may read and write buffers longer than its tensors.</summary>
+    public bool SpareCapacity { get; init; }
 }
 
 internal enum ControlRole
@@ -170,6 +172,7 @@ internal sealed class ExecutionPlan
                 FrameName = role == ControlRole.Enter ? StringAttr(node, "frame_name") : null,
                 IsConstantEnter = role == ControlRole.Enter && node.Attr.TryGetValue("is_constant", out var ic) && ic.B,
                 BackEdge = role == ControlRole.Merge ? back.ToArray() : null,
+                SpareCapacity = (kernels.TraitsOf(node.Op) & KernelTraits.SpareCapacity) != 0,
             };
             slots += outCount;
             if (kind == StepKind.Constant)
@@ -224,6 +227,11 @@ internal sealed class ExecutionPlan
             for (int i = 0; i < ins.Length; i++) last[i] = lastUse[_steps[ins[i].Step].OutputBase + ins[i].Output] == s;
             _lastRead[s] = last;
         }
+        // Kernels that take buffers longer than their tensors get them, except for outputs fetched as they are
+        // (results are exact arrays; one that aliases a longer buffer through Identity is copied when returned).
+        var fetchedStep = new HashSet<int>(_fetches.Select(f => f.Step));
+        foreach (var (s, step) in _steps.Select((st, i) => (i, st)))
+            step.Context.SpareCapacity = _pooling && step.SpareCapacity && !fetchedStep.Contains(s);
     }
 
     /// <summary>The graph this plan runs (its node indices are the ones the plan uses).</summary>
@@ -275,6 +283,11 @@ internal sealed class ExecutionPlan
                             var input = ctx.Inputs[i] = slots[_steps[src].OutputBase + o]
                                 ?? throw new ModelOpsException(EngineErrorIds.OutputNotComputed, ErrorKind.InvalidOperation,
                                     $"Node '{step.Node.Name}' reads output {o} of '{_steps[src].Node.Name}', which produced none.", step.Node.Name);
+                            if (!step.SpareCapacity && input.HasSpareCapacity)
+                            {
+                                ctx.Inputs[i] = input.Exact(); // this kernel reads whole arrays: give it a copy of exactly the tensor
+                                continue;
+                            }
                             if (lastRead[i] && pool.RefCount(input.Data) == 1) (donatable ??= ctx.Donatable ??= new bool[step.DataInputs.Length])[i] = true;
                         }
                         if (donatable is not null)
@@ -293,7 +306,7 @@ internal sealed class ExecutionPlan
                             if (value is not null)
                             {
                                 pool.AddRef(value.Data);
-                                live?.Add(value.Data);
+                                live?.Add(value);
                             }
                             ctx.Outputs[o] = null!;
                         }
@@ -307,7 +320,7 @@ internal sealed class ExecutionPlan
                     if (slots[slot] is { } dead)
                     {
                         pool.Release(dead.Data);
-                        live?.Remove(dead.Data);
+                        live?.Remove(dead);
                     }
                     slots[slot] = null;
                 }
@@ -331,14 +344,14 @@ internal sealed class ExecutionPlan
                 _lastResults = kept;
             }
             // Whatever is still rented now (the fetched results) leaves the pool: the caller owns it.
-            pool.EndRun();
+            pool.EndRun(completed);
             profile?.AddPool(pool.PeakBytes);
         }
         var result = new Tensor[_fetches.Length];
         for (int i = 0; i < result.Length; i++)
         {
             var (st, o) = _fetches[i];
-            result[i] = slots[_steps[st].OutputBase + o] ?? throw NotComputed(_fetchNames[i], _steps[st].Node);
+            result[i] = (slots[_steps[st].OutputBase + o] ?? throw NotComputed(_fetchNames[i], _steps[st].Node)).Exact();
         }
         return result;
     }
@@ -356,30 +369,36 @@ internal sealed class ExecutionPlan
 
         public long Bytes { get; private set; }
 
-        public void Add(Array a)
+        private readonly Dictionary<Array, long> _size = new(ReferenceEqualityComparer.Instance);
+
+        public void Add(Tensor t)
         {
+            var a = t.Data;
             if (_notActivations.Contains(a)) return; // passed through (Identity of a constant or a feed)
             if (_refs.TryGetValue(a, out int r)) _refs[a] = r + 1;
             else
             {
                 _refs[a] = 1;
-                Bytes += Size(a);
+                Bytes += _size[a] = Size(t);
             }
         }
 
-        public void Remove(Array a)
+        public void Remove(Tensor t)
         {
+            var a = t.Data;
             if (!_refs.TryGetValue(a, out int r)) return; // a constant or a feed
             if (r > 1) _refs[a] = r - 1;
             else
             {
                 _refs.Remove(a);
-                Bytes -= Size(a);
+                _size.Remove(a, out long bytes);
+                Bytes -= bytes;
             }
         }
 
-        private static long Size(Array a) =>
-            a is byte[][] s ? s.Sum(b => (long)b.Length) : BufferPool.Bytes(a);
+        /// <summary>The tensor's bytes (not its array's, which may be a longer planned buffer).</summary>
+        private static long Size(Tensor t) =>
+            t.Data is byte[][] s ? s.Sum(b => (long)b.Length) : (long)t.Length * Math.Max(1, t.DType.ByteSize());
     }
 
     internal static ModelOpsException NotComputed(string name, NodeDef node) =>

@@ -14,12 +14,21 @@ public sealed class Tensor
     private static readonly int[] ScalarShape = Array.Empty<int>();
 
     public Tensor(DataType dtype, int[] shape, Array data)
+        : this(dtype, shape, data, spare: false)
+    {
+    }
+
+    /// <summary>
+    /// A tensor over the first elements of <paramref name="data"/>, which may be longer than the tensor when
+    /// <paramref name="spare"/> (an engine buffer planned for several tensors: see <see cref="HasSpareCapacity"/>).
+    /// </summary>
+    internal Tensor(DataType dtype, int[] shape, Array data, bool spare)
     {
         DType = dtype.Base();
         Shape = shape;
         Data = data;
         long n = ElementCount(shape);
-        if (data.Length != n * DType.Lanes())
+        if (spare ? data.Length < n * DType.Lanes() : data.Length != n * DType.Lanes())
             throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData,
                 $"A {DType.Name()} tensor of shape {FormatShape(shape)} needs {n} elements but {data.Length} were given.");
         var expected = DType.StorageType();
@@ -27,18 +36,35 @@ public sealed class Tensor
         if (expected != typeof(object) && actual != expected)
             throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData,
                 $"A {DType.Name()} tensor stores {expected.Name}[], not {actual?.Name}[].");
+        Length = (int)n;
     }
+
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> over the first elements of an engine buffer <paramref name="data"/>, which may
+    /// be longer. Only kernels registered with <see cref="Ops.KernelTraits.SpareCapacity"/> make or read such tensors.
+    /// </summary>
+    internal static Tensor Over(DataType dtype, int[] shape, Array data) => new(dtype, shape, data, spare: true);
 
     public DataType DType { get; }
     public int[] Shape { get; }
+    /// <summary>
+    /// The elements. Every tensor handed out by the engine's public API stores exactly <see cref="Length"/> elements (times
+    /// the lanes of complex types); inside a run, a kernel may see an engine buffer that is longer (<see cref="HasSpareCapacity"/>).
+    /// </summary>
     public Array Data { get; }
     public int Rank => Shape.Length;
-    public int Length => Data.Length / DType.Lanes();
+
+    /// <summary>Number of elements (the product of the shape).</summary>
+    public int Length { get; }
+
+    /// <summary>True when <see cref="Data"/> is longer than the tensor (an engine buffer shared over a run; internal to kernels).</summary>
+    internal bool HasSpareCapacity => Data.Length != Length * DType.Lanes();
 
     public T[] As<T>() => Data as T[] ?? throw new InvalidCastException(
         $"Tensor of {DType.Name()} stores {Data.GetType().Name}, not {typeof(T).Name}[].");
 
-    public Span<T> Span<T>() => As<T>();
+    /// <summary>The tensor's elements (exactly <see cref="Length"/> of them, times the lanes of complex types).</summary>
+    public Span<T> Span<T>() => As<T>().AsSpan(0, Length * DType.Lanes());
 
     public static Tensor Create<T>(T[] data, params int[] shape) => new(DataTypes.FromClr(typeof(T)), shape, data);
 
@@ -61,7 +87,7 @@ public sealed class Tensor
         return new Tensor(dtype, shape, data);
     }
 
-    public Tensor Reshape(params int[] shape) => new(DType, shape, Data);
+    public Tensor Reshape(params int[] shape) => new(DType, shape, Data, spare: HasSpareCapacity);
 
     public static long ElementCount(ReadOnlySpan<int> shape)
     {
@@ -137,6 +163,7 @@ public sealed class Tensor
     public bool ContentEquals(Tensor other)
     {
         if (DType != other.DType || !Shape.AsSpan().SequenceEqual(other.Shape)) return false;
+        if (HasSpareCapacity || other.HasSpareCapacity) return Exact().ContentEquals(other.Exact());
         return (Data, other.Data) switch
         {
             (float[] a, float[] b) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.AsSpan())),
@@ -144,6 +171,16 @@ public sealed class Tensor
             (byte[][] a, byte[][] b) => a.Length == b.Length && a.Zip(b).All(p => p.First.AsSpan().SequenceEqual(p.Second)),
             _ => TensorBytes.ToBytes(this).AsSpan().SequenceEqual(TensorBytes.ToBytes(other)),
         };
+    }
+
+    /// <summary>This tensor, or a copy of it storing exactly its elements when its array is longer (see <see cref="HasSpareCapacity"/>).</summary>
+    internal Tensor Exact()
+    {
+        if (!HasSpareCapacity) return this;
+        int n = Length * DType.Lanes();
+        var copy = Array.CreateInstance(Data.GetType().GetElementType()!, n);
+        Array.Copy(Data, copy, n);
+        return new Tensor(DType, Shape, copy);
     }
 
     public override string ToString() => $"{DType.Name()}{FormatShape(Shape)}";

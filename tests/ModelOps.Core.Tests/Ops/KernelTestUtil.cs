@@ -1,6 +1,7 @@
 using ModelOps.Core.Graph;
 using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
 using Xunit;
 
@@ -22,7 +23,39 @@ internal static class K
         var ctx = new KernelContext(node, inputs, outputs, options);
         kernel(ctx);
         foreach (var o in ctx.Outputs) Assert.NotNull(o);
+        if ((OpRegistry.Kernels.TraitsOf(op) & KernelTraits.SpareCapacity) != 0) SameInLongerBuffers(node, kernel, inputs, ctx.Outputs, options);
         return ctx.Outputs;
+    }
+
+    /// <summary>
+    /// A kernel registered with <see cref="KernelTraits.SpareCapacity"/> must compute the same bits when its inputs sit at
+    /// the start of longer arrays and its output arrays are longer than asked for (as planned buffers may be), the
+    /// tails filled with one bits (NaN): run again that way and compare every output.
+    /// </summary>
+    private static void SameInLongerBuffers(NodeDef node, Kernel kernel, Tensor[] inputs, Tensor[] expected, EngineOptions? options)
+    {
+        const int Extra = 7;
+        var longer = inputs.Select(t =>
+        {
+            if (t.Data is byte[][]) return t;
+            int n = t.Data.Length;
+            var a = Array.CreateInstance(t.Data.GetType().GetElementType()!, n + Extra);
+            Array.Copy(t.Data, a, n);
+            // one bits over the tail, whatever the element type
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a), checked((int)BufferPool.Bytes(a)));
+            bytes[checked((int)BufferPool.Bytes(t.Data))..].Fill(0xFF);
+            return Tensor.Over(t.DType, t.Shape, a);
+        }).ToArray();
+        var ctx = new KernelContext(node, longer, expected.Length, options) { SpareCapacity = true, SpareForTests = Extra };
+        kernel(ctx);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            var got = ctx.Outputs[i];
+            Assert.NotNull(got);
+            Assert.True(got.ContentEquals(expected[i]),
+                $"{node.Op} output {i}: {got} in longer buffers differs from {expected[i]} in exact ones");
+        }
     }
 
     /// <summary>
