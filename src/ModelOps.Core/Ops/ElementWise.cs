@@ -20,6 +20,8 @@ public sealed partial class ElementWiseOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Every kernel of this family reads its inputs' first Length elements and makes its outputs with Tensor.Over.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add(["Add", "AddV2"], Binary<AddOp>);
         r.Add("Sub", Binary<SubOp>);
         r.Add("Mul", Binary<MulOp>);
@@ -395,8 +397,8 @@ public sealed partial class ElementWiseOps : OpFamily
         var B = b.As<T>();
         long count = Tensor.ElementCount(plan.OutShape);
         // In place over an input at its last use when the output has its size (then its layout, too).
-        var O = (A.Length == count ? ctx.TryReuseInput<T>(a, count) : null)
-            ?? (B.Length == count ? ctx.TryReuseInput<T>(b, count) : null)
+        var O = (a.Length == count ? ctx.TryReuseInput<T>(a, count) : null)
+            ?? (b.Length == count ? ctx.TryReuseInput<T>(b, count) : null)
             ?? ctx.Allocate<T>(count, clear: false);
         if (typeof(T) == typeof(float) && TOp.HasVec)
         {
@@ -406,10 +408,10 @@ public sealed partial class ElementWiseOps : OpFamily
             int threads = count < ParallelMinElements ? 1 : ctx.Options.IntraOpThreads;
             if (threads <= 1) FloatRows<TOp>(Af, Bf, Of, plan, 0, (int)plan.Rows);
             else FloatRowsParallel<TOp>(threads, Af, Bf, Of, plan);
-            return new Tensor(a.DType, plan.OutShape, O);
+            return Tensor.Over(a.DType, plan.OutShape, O);
         }
         GenericRows<TOp, T>(ctx.Options.IntraOpThreads, A, B, O, plan);
-        return new Tensor(a.DType, plan.OutShape, O);
+        return Tensor.Over(a.DType, plan.OutShape, O);
     }
 
     /// <summary>Any dtype and op: row by row through the op's span functions (a method of its own, so the float path allocates no closure).</summary>
@@ -645,7 +647,7 @@ public sealed partial class ElementWiseOps : OpFamily
         var inputs = ctx.Inputs;
         var arrays = new float[inputs.Length][];
         for (int i = 0; i < inputs.Length; i++) arrays[i] = inputs[i].As<float>();
-        int n = arrays[0].Length;
+        int n = inputs[0].Length;
         var o = ctx.TryReuseInput<float>(inputs[0], n) ?? ctx.TryReuseInput<float>(inputs[1], n) ?? ctx.Allocate<float>(n, clear: false);
         const int Block = 4096;
         int blocks = (n + Block - 1) / Block;
@@ -658,7 +660,7 @@ public sealed partial class ElementWiseOps : OpFamily
                 for (int k = 2; k < arrays.Length; k++) FloatRow<AddOp>(o, off, false, arrays[k], off, false, o, off, len);
             }
         }, ParallelMinElements);
-        return new Tensor(DataType.DtFloat, inputs[0].Shape, o);
+        return Tensor.Over(DataType.DtFloat, inputs[0].Shape, o);
     }
 
     private static void ClipByValue(KernelContext ctx)
@@ -783,10 +785,11 @@ public sealed partial class ElementWiseOps : OpFamily
     private static Tensor RunUnary<TOp, T>(KernelContext ctx, Tensor x) where TOp : IUn<TOp> where T : unmanaged, INumber<T>
     {
         var X = x.As<T>();
-        var Y = ctx.ReuseOrAllocate<T>(x, X.Length);
-        if (IsSmall(ctx, X.Length, 4)) TOp.Run<T>(X, Y);
-        else Chunked(ctx, X.Length, 4, (x, y) => TOp.Run<T>(x, y), X, Y);
-        return new Tensor(x.DType, x.Shape, Y);
+        int n = x.Length;
+        var Y = ctx.ReuseOrAllocate<T>(x, n);
+        if (IsSmall(ctx, n, 4)) TOp.Run<T>(X.AsSpan(0, n), Y.AsSpan(0, n));
+        else Chunked(ctx, n, 4, (x, y) => TOp.Run<T>(x, y), X, Y);
+        return Tensor.Over(x.DType, x.Shape, Y);
     }
 
     private const int ChunkMinWork = 65_536;
@@ -820,20 +823,22 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
-            if (IsSmall(ctx, X.Length, 16)) d(X, Y);
-            else Chunked(ctx, X.Length, 16, d, X, Y);
-            ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
+            int n = x.Length;
+            var Y = ctx.ReuseOrAllocate<double>(x, n);
+            if (IsSmall(ctx, n, 16)) d(X.AsSpan(0, n), Y.AsSpan(0, n));
+            else Chunked(ctx, n, 16, d, X, Y);
+            ctx.SetOutput(0, Tensor.Over(dtype, x.Shape, Y));
             return;
         }
         if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
-        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
-        if (IsSmall(ctx, XF.Length, 16)) f(XF, YF);
-        else Chunked(ctx, XF.Length, 16, f, XF, YF);
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+        int nf = x.Length;
+        var YF = ctx.ReuseOrAllocate<float>(xf, nf);
+        if (IsSmall(ctx, nf, 16)) f(XF.AsSpan(0, nf), YF.AsSpan(0, nf));
+        else Chunked(ctx, nf, 16, f, XF, YF);
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, x.Shape, YF), dtype));
     }
 
     private static void Each(ReadOnlySpan<float> x, Span<float> y, Func<float, float> f)
@@ -886,26 +891,26 @@ public sealed partial class ElementWiseOps : OpFamily
         if (dtype == DataType.DtDouble)
         {
             var X = x.As<double>();
-            var Y = ctx.ReuseOrAllocate<double>(x, X.Length);
-            int rows = n == 0 ? 0 : X.Length / n;
+            var Y = ctx.ReuseOrAllocate<double>(x, x.Length);
+            int rows = n == 0 ? 0 : x.Length / n;
             KernelParallel.For(ctx.Options.IntraOpThreads, rows, n * 8L, (s, e) =>
             {
                 for (int r = s; r < e; r++) SoftmaxRow(X.AsSpan(r * n, n), Y.AsSpan(r * n, n), log);
             });
-            ctx.SetOutput(0, new Tensor(dtype, x.Shape, Y));
+            ctx.SetOutput(0, Tensor.Over(dtype, x.Shape, Y));
             return;
         }
         if (dtype != DataType.DtFloat && !FloatConvert.IsReducedFloat(dtype))
             throw ctx.Error($"does not support dtype {dtype.Name()} (floating-point types only).");
         var xf = FloatConvert.ToFloat(x);
         var XF = xf.As<float>();
-        var YF = ctx.ReuseOrAllocate<float>(xf, XF.Length);
-        int frows = n == 0 ? 0 : XF.Length / n;
+        var YF = ctx.ReuseOrAllocate<float>(xf, x.Length);
+        int frows = n == 0 ? 0 : x.Length / n;
         KernelParallel.For(ctx.Options.IntraOpThreads, frows, n * 8L, (s, e) =>
         {
             for (int r = s; r < e; r++) SoftmaxRowFloat(XF.AsSpan(r * n, n), YF.AsSpan(r * n, n), log);
         });
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, YF), dtype));
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, x.Shape, YF), dtype));
     }
 
     /// <summary>One float row of Softmax / LogSoftmax with the vectorized exp (x and y may be the same span).</summary>

@@ -24,11 +24,26 @@ public enum KernelTraits
 /// <summary>Engine kernels by TensorFlow op name.</summary>
 public sealed class KernelRegistry
 {
-    private readonly Dictionary<string, (Kernel Kernel, KernelTraits Traits)> _kernels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Kernel Kernel, KernelTraits Traits)> _kernels;
+    private readonly KernelTraits _traits;
+
+    public KernelRegistry()
+    {
+        _kernels = new(StringComparer.Ordinal);
+    }
+
+    private KernelRegistry(Dictionary<string, (Kernel, KernelTraits)> kernels, KernelTraits traits)
+    {
+        _kernels = kernels;
+        _traits = traits;
+    }
+
+    /// <summary>This registry, adding <paramref name="traits"/> to every kernel registered through the returned view.</summary>
+    public KernelRegistry WithTraits(KernelTraits traits) => new(_kernels, _traits | traits);
 
     public void Add(string op, Kernel kernel, KernelTraits traits = KernelTraits.None)
     {
-        if (!_kernels.TryAdd(op, (kernel, traits)))
+        if (!_kernels.TryAdd(op, (kernel, traits | _traits)))
             throw new InvalidOperationException($"Two kernels are registered for op '{op}'.");
     }
 

@@ -20,13 +20,13 @@ public static class FloatConvert
                 return t;
             case Half[] h:
             {
-                var f = new float[h.Length];
-                TensorPrimitives.ConvertToSingle(h, f);
+                var f = new float[t.Length];
+                TensorPrimitives.ConvertToSingle(h.AsSpan(0, f.Length), f);
                 return new Tensor(DataType.DtFloat, t.Shape, f);
             }
             case ushort[] b when t.DType == DataType.DtBfloat16:
             {
-                var f = new float[b.Length];
+                var f = new float[t.Length];
                 for (int i = 0; i < f.Length; i++) f[i] = Tensor.BFloat16ToSingle(b[i]);
                 return new Tensor(DataType.DtFloat, t.Shape, f);
             }
@@ -35,11 +35,11 @@ public static class FloatConvert
         }
     }
 
-    /// <summary>Converts a float32 result back to the given storage dtype (float32, float16, bfloat16).</summary>
+    /// <summary>Converts a float32 result back to the given storage dtype (float32, float16, bfloat16); new arrays of exactly the tensor's length.</summary>
     public static Tensor FromFloat(Tensor f, DataType target)
     {
         if (target == DataType.DtFloat) return f;
-        var src = f.As<float>();
+        var src = f.As<float>().AsSpan(0, f.Length);
         if (target == DataType.DtHalf)
         {
             var h = new Half[src.Length];
