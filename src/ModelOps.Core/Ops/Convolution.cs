@@ -20,6 +20,8 @@ public sealed partial class ConvolutionOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Inputs are read by their geometry (never by their arrays' length); outputs are made with Tensor.Over.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add("Conv2D", ctx => Conv2D(ctx, fused: false));
         r.Add("_FusedConv2D", ctx => Conv2D(ctx, fused: true));
         r.Add("DepthwiseConv2dNative", ctx => Depthwise(ctx, fused: false));
@@ -37,7 +39,7 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int[] shapeNhwc = [g.N, g.OH, g.OW, channels];
         var data = g.Nchw ? ConvGeometry.ToNchw(nhwc, shapeNhwc) : nhwc;
-        return FloatConvert.FromFloat(new Tensor(DataType.DtFloat, g.OutShape(channels), data), dtype);
+        return FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, g.OutShape(channels), data), dtype);
     }
 
     private static void CheckFloat(KernelContext ctx, Tensor x)
@@ -858,7 +860,7 @@ public sealed partial class ConvolutionOps : OpFamily
         });
         int[] nhwc = [g.N, g.H, g.W, cin];
         var data = g.Nchw ? ConvGeometry.ToNchw(result, nhwc) : result;
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, sizes, data), dy.DType));
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, sizes, data), dy.DType));
     }
 
     /// <summary>Adds each pixel's patch row of cols (kh, kw, ci order) into image n of result at the window's place.</summary>

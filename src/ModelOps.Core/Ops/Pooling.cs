@@ -17,6 +17,8 @@ public sealed partial class PoolingOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Inputs are read by their geometry (never by their arrays' length); outputs are made with Tensor.Over.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add("MaxPool", ctx => Pool(ctx, max: true, fromInputs: false));
         r.Add("MaxPoolV2", ctx => Pool(ctx, max: true, fromInputs: true));
         r.Add("AvgPool", ctx => Pool(ctx, max: false, fromInputs: false));
@@ -41,7 +43,7 @@ public sealed partial class PoolingOps : OpFamily
         PoolNhwc(input, output, g, max, ctx.Options.IntraOpThreads);
         int[] nhwc = [g.N, g.OH, g.OW, c];
         var data = nchw ? ConvGeometry.ToNchw(output, nhwc) : output;
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, g.OutShape(c), data), x.DType));
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, g.OutShape(c), data), x.DType));
     }
 
     /// <summary>
