@@ -12,9 +12,11 @@ public sealed partial class ArrayShape : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
-        r.Add("Reshape", ctx => ctx.SetOutput(0, ctx.Input(0).Reshape(ReshapeTarget(ctx, ctx.Input(0), ctx.Input(1).ToInt64Array()))));
-        r.Add("Squeeze", Squeeze);
-        r.Add("ExpandDims", ctx =>
+        // Views and copies that read their inputs by shape and make outputs with Tensor.Over take longer buffers.
+        var spare = r.WithTraits(KernelTraits.SpareCapacity);
+        spare.Add("Reshape", ctx => ctx.SetOutput(0, ctx.Input(0).Reshape(ReshapeTarget(ctx, ctx.Input(0), ctx.Input(1).ToInt64Array()))));
+        spare.Add("Squeeze", Squeeze);
+        spare.Add("ExpandDims", ctx =>
         {
             var x = ctx.Input(0);
             long dim = DataMovement.ScalarInt(ctx, 1);
@@ -24,7 +26,7 @@ public sealed partial class ArrayShape : OpFamily
             shape.Insert(d, 1);
             ctx.SetOutput(0, x.Reshape(shape.ToArray()));
         });
-        r.Add(new[] { "Transpose", "ConjugateTranspose" }, ctx =>
+        spare.Add(new[] { "Transpose", "ConjugateTranspose" }, ctx =>
         {
             var x = ctx.Input(0);
             var perm = ctx.Input(1).ToInt32Array();
@@ -32,8 +34,8 @@ public sealed partial class ArrayShape : OpFamily
                 throw ctx.Error($"has permutation [{string.Join(",", perm)}], not a permutation of the {x.Rank} dimensions of {Tensor.FormatShape(x.Shape)}.");
             ctx.SetOutput(0, Transpose(x, perm, ctx));
         });
-        r.Add("ConcatV2", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[..^1], DataMovement.ScalarInt(ctx, ctx.Inputs.Length - 1))));
-        r.Add("Concat", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[1..], DataMovement.ScalarInt(ctx, 0))));
+        spare.Add("ConcatV2", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[..^1], DataMovement.ScalarInt(ctx, ctx.Inputs.Length - 1))));
+        spare.Add("Concat", ctx => ctx.SetOutput(0, Concat(ctx, ctx.Inputs[1..], DataMovement.ScalarInt(ctx, 0))));
         r.Add("Pack", ctx =>
         {
             var first = ctx.Input(0);
@@ -59,7 +61,7 @@ public sealed partial class ArrayShape : OpFamily
             var shape = x.Shape.Where((_, i) => i != axis).ToArray();
             for (int i = 0; i < num; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i, 1, ctx).Reshape(shape));
         });
-        r.Add("Split", ctx =>
+        spare.Add("Split", ctx =>
         {
             var x = ctx.Input(1);
             int axis = DataMovement.Axis(ctx, DataMovement.ScalarInt(ctx, 0), x.Rank);
@@ -68,7 +70,7 @@ public sealed partial class ArrayShape : OpFamily
             int size = x.Shape[axis] / n;
             for (int i = 0; i < n; i++) ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, i * size, size, ctx));
         });
-        r.Add("SplitV", ctx =>
+        spare.Add("SplitV", ctx =>
         {
             var x = ctx.Input(0);
             var sizes = ctx.Input(1).ToInt64Array();
@@ -81,11 +83,11 @@ public sealed partial class ArrayShape : OpFamily
             int start = 0;
             for (int i = 0; i < sizes.Length; i++) { ctx.SetOutput(i, DataMovement.SliceAxis(x, axis, start, (int)sizes[i], ctx)); start += (int)sizes[i]; }
         });
-        r.Add("Slice", Slice);
-        r.Add("StridedSlice", StridedSlice);
-        r.Add("Pad", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), null)));
-        r.Add("PadV2", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), ctx.Input(2))));
-        r.Add("MirrorPad", MirrorPad);
+        spare.Add("Slice", Slice);
+        spare.Add("StridedSlice", StridedSlice);
+        spare.Add("Pad", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), null)));
+        spare.Add("PadV2", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), ctx.Input(2))));
+        spare.Add("MirrorPad", MirrorPad);
         r.Add("Shape", ctx => ctx.SetOutput(0, IntVector(ctx.Type("out_type", DataType.DtInt32), ctx.Input(0).Shape.Select(d => (long)d).ToArray())));
         r.Add("ShapeN", ctx =>
         {
@@ -424,7 +426,7 @@ public sealed partial class ArrayShape : OpFamily
             bool[] a => DataMovement.PadRows(a, x.Shape, outShape, p, ((bool[])fill.Data)[0], mirror, ctx),
             _ => null,
         };
-        return data is null ? null : new Tensor(x.DType, outShape, data);
+        return data is null ? null : Tensor.Over(x.DType, outShape, data);
     }
 
     /// <summary>Padding through an index map (strings and other storage the row copies do not handle).</summary>

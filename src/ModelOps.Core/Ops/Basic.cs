@@ -18,11 +18,11 @@ public sealed partial class Basic : OpFamily
             throw new ModelOpsException(EngineErrorIds.MissingInput, ErrorKind.InvalidArgument,
                 $"Input '{ctx.Node.Name}' was not given a value. Feed it.", ctx.Node.Name));
         registry.Add(new[] { "PlaceholderWithDefault", "Identity", "RefIdentity", "Snapshot", "StopGradient", "PreventGradient", "DebugIdentity" },
-            ctx => ctx.SetOutput(0, ctx.Input(0)));
+            ctx => ctx.SetOutput(0, ctx.Input(0)), KernelTraits.SpareCapacity); // passes the tensor through
         registry.Add("IdentityN", ctx =>
         {
             for (int i = 0; i < ctx.Inputs.Length; i++) ctx.SetOutput(i, ctx.Inputs[i]);
-        });
+        }, KernelTraits.SpareCapacity);
         registry.Add(new[] { "NoOp", "ControlTrigger" }, _ => { });
         registry.Add("CheckNumerics", CheckNumerics);
         registry.Add("EnsureShape", EnsureShape);

@@ -72,18 +72,18 @@ internal static class DataMovement
         if (src.DType.Lanes() != 1) return Take(src, StridedIndex(outShape, baseOffset, step), outShape);
         return src.Data switch
         {
-            float[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            double[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            Half[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            sbyte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            byte[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            short[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            ushort[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            int[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            uint[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            long[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            ulong[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
-            bool[] a => new Tensor(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            float[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            double[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            Half[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            sbyte[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            byte[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            short[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ushort[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            int[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            uint[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            long[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            ulong[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
+            bool[] a => Tensor.Over(src.DType, outShape, CopyStrided(a, outShape, baseOffset, step, alloc)),
             _ => Take(src, StridedIndex(outShape, baseOffset, step), outShape),
         };
     }
@@ -465,7 +465,7 @@ internal static class DataMovement
             }
             offset += rowIn;
         }
-        return new Tensor(first.DType, outShape, dst);
+        return Tensor.Over(first.DType, outShape, dst);
     }
 
     /// <summary>Slices [start, start+size) along an axis with block copies.</summary>
@@ -485,7 +485,7 @@ internal static class DataMovement
         if (rowOut > 0)
             for (long o = 0; o < outer; o++)
                 Array.Copy(t.Data, o * rowIn + start * inner, dst, o * rowOut, rowOut);
-        return new Tensor(t.DType, shape, dst);
+        return Tensor.Over(t.DType, shape, dst);
     }
 
     /// <summary>A tensor of the given dtype filled with one value (taken from a scalar tensor of that dtype).</summary>

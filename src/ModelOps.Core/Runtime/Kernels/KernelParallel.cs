@@ -50,6 +50,19 @@ public static class KernelParallel
             return;
         }
         if (WorkerPool.Shared is { } pool && pool.TryRun(count, parallel - 1, body)) return;
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, body);
+        // As on the worker pool: every item runs, and the first exception reaches the caller as thrown (not wrapped).
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? error = null;
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
+        {
+            try
+            {
+                body(i);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref error, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex), null);
+            }
+        });
+        error?.Throw();
     }
 }
