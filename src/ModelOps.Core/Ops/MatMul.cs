@@ -17,8 +17,9 @@ public sealed partial class MatMulOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
-        r.Add("MatMul", ctx => MatMulKernel(ctx, fused: false));
-        r.Add("_FusedMatMul", ctx => MatMulKernel(ctx, fused: true));
+        // MatMul reads its operands by their shapes and makes its output with Tensor.Over: it takes longer buffers.
+        r.Add("MatMul", ctx => MatMulKernel(ctx, fused: false), KernelTraits.SpareCapacity);
+        r.Add("_FusedMatMul", ctx => MatMulKernel(ctx, fused: true), KernelTraits.SpareCapacity);
         r.Add(["BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"], BatchMatMul);
         r.Add("Einsum", Einsum);
     }
@@ -43,7 +44,7 @@ public sealed partial class MatMulOps : OpFamily
             var packed = PackedWeights(ctx, tb, k, n);
             var C = ctx.Allocate<float>((long)m * n, clear: false);
             Gemm.SgemmPacked(ta, m, a.As<float>(), 0, a.Shape[1], packed, C, 0, n, false, ctx.Options.IntraOpThreads);
-            c = new Tensor(DataType.DtFloat, [C.Length], C);
+            c = Tensor.Over(DataType.DtFloat, [m * n], C);
         }
         else c = Multiply(ctx, a, b, ta, tb, 1, [0], [0], m, n, k, a.Shape[1], b.Shape[1]);
         if (fused)
@@ -93,7 +94,7 @@ public sealed partial class MatMulOps : OpFamily
             else
                 for (int i = 0; i < count; i++)
                     Gemm.Sgemm(ta, tb, m, n, k, A, aIdx[i] * aStride, lda, B, bIdx[i] * bStride, ldb, C, i * cStride, n, false, threads);
-            return FloatConvert.FromFloat(new Tensor(DataType.DtFloat, [C.Length], C), dtype);
+            return FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, [count * cStride], C), dtype);
         }
         if (dtype == DataType.DtDouble)
         {
@@ -102,7 +103,7 @@ public sealed partial class MatMulOps : OpFamily
             var C = ctx.Allocate<double>((long)count * cStride);
             for (int i = 0; i < count; i++)
                 Gemm.Dgemm(ta, tb, m, n, k, A, aIdx[i] * aStride, lda, B, bIdx[i] * bStride, ldb, C, i * cStride, n, threads);
-            return new Tensor(dtype, [C.Length], C);
+            return Tensor.Over(dtype, [count * cStride], C);
         }
         return dtype switch
         {

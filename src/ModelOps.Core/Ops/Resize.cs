@@ -17,6 +17,8 @@ public sealed partial class ResizeOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Inputs are read by their geometry; outputs are made with Tensor.Over.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add("ResizeBilinear", ctx => Resize(ctx, bilinear: true));
         r.Add("ResizeNearestNeighbor", ctx => Resize(ctx, bilinear: false));
     }
@@ -50,7 +52,7 @@ public sealed partial class ResizeOps : OpFamily
                 for (int y = 0; y < oh; y++)
                     for (int xx = 0; xx < ow; xx++)
                         Array.Copy(src, (((long)b * ih + ys[y]) * iw + xs[xx]) * c, dst, (((long)b * oh + y) * ow + xx) * c, c);
-            ctx.SetOutput(0, new Tensor(x.DType, outShape, dst));
+            ctx.SetOutput(0, Tensor.Over(x.DType, outShape, dst));
             return;
         }
         float[] input = x.DType switch
@@ -66,7 +68,7 @@ public sealed partial class ResizeOps : OpFamily
         {
             for (int row = s; row < e; row++) BilinearRow(input, output, row, oh, ih, iw, ow, c, yl, yu, yf, xl, xu, xf);
         });
-        ctx.SetOutput(0, new Tensor(DataType.DtFloat, outShape, output));
+        ctx.SetOutput(0, Tensor.Over(DataType.DtFloat, outShape, output));
     }
 
     /// <summary>One output row of a bilinear resize, 8 channels at a time (same arithmetic, and rounding, as the scalar tail).</summary>
