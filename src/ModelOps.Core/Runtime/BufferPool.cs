@@ -379,35 +379,27 @@ internal sealed class BufferPool
     /// </summary>
     private void BuildPlan()
     {
-        var order = Enumerable.Range(0, _log.Count).Where(i => _log[i].Released >= 0)
-            .OrderByDescending(i => _log[i].Bytes).ThenBy(i => _log[i].Rented).ToArray();
-        var shapes = new List<(Type Type, int Length)>();
-        var lifetimes = new List<List<(int From, int To)>>();
-        var plan = new PlannedRent[_log.Count];
-        for (int i = 0; i < plan.Length; i++) plan[i] = new PlannedRent(_log[i].Type, _log[i].Length, _log[i].Spare, -1);
-        foreach (int i in order)
+        // Three orders of assignment, the plan of fewest bytes kept: largest rent first; rents alive at the busiest
+        // moments first (the breadth of a rent: bytes in use when it is rented); and the order of the run.
+        var planned = Enumerable.Range(0, _log.Count).Where(i => _log[i].Released >= 0).ToArray();
+        var breadth = new long[_log.Count];
+        foreach (int i in planned)
+            foreach (int j in planned)
+                if (_log[j].Rented <= _log[i].Rented && _log[i].Rented < _log[j].Released) breadth[i] += _log[j].Bytes;
+        (int[] Buffer, List<(Type Type, int Length)> Shapes, long Bytes)? best = null;
+        foreach (var order in new[]
         {
-            var r = _log[i];
-            int best = -1;
-            for (int b = 0; b < shapes.Count; b++)
-            {
-                var (t, len) = shapes[b];
-                if (t != r.Type || (r.Spare ? len < r.Length : len != r.Length)) continue;
-                if (best >= 0 && len >= shapes[best].Length) continue;
-                bool free = true;
-                foreach (var (from, to) in lifetimes[b])
-                    if (r.Rented < to && from < r.Released) { free = false; break; }
-                if (free) best = b;
-            }
-            if (best < 0)
-            {
-                best = shapes.Count;
-                shapes.Add((r.Type, r.Length));
-                lifetimes.Add(new List<(int, int)>());
-            }
-            lifetimes[best].Add((r.Rented, r.Released));
-            plan[i] = plan[i] with { Buffer = best };
+            planned.OrderByDescending(i => _log[i].Bytes).ThenBy(i => _log[i].Rented).ToArray(),
+            planned.OrderByDescending(i => breadth[i]).ThenByDescending(i => _log[i].Bytes).ToArray(),
+            planned,
+        })
+        {
+            var candidate = Assign(order);
+            if (best is null || candidate.Bytes < best.Value.Bytes) best = candidate;
         }
+        var shapes = best!.Value.Shapes;
+        var plan = new PlannedRent[_log.Count];
+        for (int i = 0; i < plan.Length; i++) plan[i] = new PlannedRent(_log[i].Type, _log[i].Length, _log[i].Spare, best.Value.Buffer[i]);
 
         // Carry over the old plan's buffers and the free fallback arrays of a needed shape; the rest is left to the GC.
         var old = new Dictionary<(Type, int), Stack<Array>>();
@@ -440,6 +432,56 @@ internal sealed class BufferPool
             }
         _bufferShape = shapes.ToArray();
         _plan = plan;
+    }
+
+    /// <summary>
+    /// Buffers for the recorded rents taken in <paramref name="order"/>: each goes to the smallest buffer free over its
+    /// lifetime that is long enough (a rent needing an exact array: of its very length); else a free buffer of
+    /// spare rents only is lengthened to it (the longest such, so the least is added); else a new buffer.
+    /// </summary>
+    private (int[] Buffer, List<(Type Type, int Length)> Shapes, long Bytes) Assign(int[] order)
+    {
+        var shapes = new List<(Type Type, int Length)>();
+        var exact = new List<bool>();
+        var lifetimes = new List<List<(int From, int To)>>();
+        var buffer = new int[_log.Count];
+        Array.Fill(buffer, -1);
+        foreach (int i in order)
+        {
+            var r = _log[i];
+            int fit = -1, grow = -1;
+            for (int b = 0; b < shapes.Count; b++)
+            {
+                var (t, len) = shapes[b];
+                if (t != r.Type) continue;
+                bool fits = r.Spare ? len >= r.Length : len == r.Length;
+                bool growable = r.Spare && !exact[b] && len < r.Length;
+                if (!fits && !growable) continue;
+                if (fits && fit >= 0 && len >= shapes[fit].Length) continue;
+                if (!fits && grow >= 0 && len <= shapes[grow].Length) continue;
+                bool free = true;
+                foreach (var (from, to) in lifetimes[b])
+                    if (r.Rented < to && from < r.Released) { free = false; break; }
+                if (!free) continue;
+                if (fits) fit = b;
+                else grow = b;
+            }
+            int chosen = fit >= 0 ? fit : grow;
+            if (chosen < 0)
+            {
+                chosen = shapes.Count;
+                shapes.Add((r.Type, r.Length));
+                exact.Add(false);
+                lifetimes.Add(new List<(int, int)>());
+            }
+            else if (shapes[chosen].Length < r.Length) shapes[chosen] = (r.Type, r.Length);
+            if (!r.Spare) exact[chosen] = true;
+            lifetimes[chosen].Add((r.Rented, r.Released));
+            buffer[i] = chosen;
+        }
+        long bytes = 0;
+        for (int b = 0; b < shapes.Count; b++) bytes += (long)shapes[b].Length * ElementSize(shapes[b].Type);
+        return (buffer, shapes, bytes);
     }
 
     private void Drop(Array a)
