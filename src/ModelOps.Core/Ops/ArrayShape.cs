@@ -88,14 +88,14 @@ public sealed partial class ArrayShape : OpFamily
         spare.Add("Pad", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), null)));
         spare.Add("PadV2", ctx => ctx.SetOutput(0, Pad(ctx, ctx.Input(0), ctx.Input(1), ctx.Input(2))));
         spare.Add("MirrorPad", MirrorPad);
-        r.Add("Shape", ctx => ctx.SetOutput(0, IntVector(ctx.Type("out_type", DataType.DtInt32), ctx.Input(0).Shape.Select(d => (long)d).ToArray())));
-        r.Add("ShapeN", ctx =>
+        spare.Add("Shape", ctx => ctx.SetOutput(0, IntVector(ctx.Type("out_type", DataType.DtInt32), ctx.Input(0).Shape.Select(d => (long)d).ToArray())));
+        spare.Add("ShapeN", ctx =>
         {
             var t = ctx.Type("out_type", DataType.DtInt32);
             for (int i = 0; i < ctx.Inputs.Length; i++) ctx.SetOutput(i, IntVector(t, ctx.Inputs[i].Shape.Select(d => (long)d).ToArray()));
         });
-        r.Add("Size", ctx => ctx.SetOutput(0, IntScalar(ctx.Type("out_type", DataType.DtInt32), ctx.Input(0).Length)));
-        r.Add("Rank", ctx => ctx.SetOutput(0, Tensor.Scalar(ctx.Input(0).Rank)));
+        spare.Add("Size", ctx => ctx.SetOutput(0, IntScalar(ctx.Type("out_type", DataType.DtInt32), ctx.Input(0).Length)));
+        spare.Add("Rank", ctx => ctx.SetOutput(0, Tensor.Scalar(ctx.Input(0).Rank)));
         r.Add("Fill", ctx =>
         {
             var dims = ctx.Input(0).ToInt64Array();

@@ -19,11 +19,13 @@ public sealed partial class ReductionOps : OpFamily
 
     public override void RegisterKernels(KernelRegistry r)
     {
-        r.Add("Sum", ctx => Reduce(ctx, Kind.Sum));
-        r.Add("Mean", ctx => Reduce(ctx, Kind.Mean));
-        r.Add("Max", ctx => Reduce(ctx, Kind.Max));
-        r.Add("Min", ctx => Reduce(ctx, Kind.Min));
-        r.Add("Prod", ctx => Reduce(ctx, Kind.Prod));
+        // Sum/Mean/Max/Min/Prod read their input's first Length elements and make outputs with Tensor.Over.
+        var spare = r.WithTraits(KernelTraits.SpareCapacity);
+        spare.Add("Sum", ctx => Reduce(ctx, Kind.Sum));
+        spare.Add("Mean", ctx => Reduce(ctx, Kind.Mean));
+        spare.Add("Max", ctx => Reduce(ctx, Kind.Max));
+        spare.Add("Min", ctx => Reduce(ctx, Kind.Min));
+        spare.Add("Prod", ctx => Reduce(ctx, Kind.Prod));
         r.Add("All", ctx => ReduceBool(ctx, all: true));
         r.Add("Any", ctx => ReduceBool(ctx, all: false));
         r.Add("ArgMax", ctx => ArgExtreme(ctx, max: true));
@@ -143,15 +145,17 @@ public sealed partial class ReductionOps : OpFamily
     private static Tensor Run<T>(KernelContext ctx, Tensor x, Plan plan, Kind kind) where T : unmanaged, INumber<T>
     {
         var X = x.As<T>();
-        var O = ctx.Allocate<T>(Tensor.ElementCount(plan.OutShape), clear: false);
-        O.AsSpan().Fill(Identity<T>(kind));
+        int nx = x.Length, no = checked((int)Tensor.ElementCount(plan.OutShape));
+        var O = ctx.Allocate<T>(no, clear: false);
+        var o = O.AsSpan(0, no);
+        o.Fill(Identity<T>(kind));
         int g = plan.Sizes.Length;
-        if (X.Length > 0 && g > 0)
+        if (nx > 0 && g > 0)
         {
             // Split the work over the first group when it is kept: each part owns a distinct slice of O.
             int first = plan.Sizes[0];
-            long perFirst = X.Length / first;
-            long outPerFirst = plan.Reduced[0] ? O.Length : O.Length / first;
+            long perFirst = nx / first;
+            long outPerFirst = plan.Reduced[0] ? no : no / first;
             if (!plan.Reduced[0] && g > 1)
             {
                 KernelParallel.For(ctx.Options.IntraOpThreads, first, perFirst, (s, e) =>
@@ -162,9 +166,9 @@ public sealed partial class ReductionOps : OpFamily
             }
             else ReduceBlock(X, 0, O, 0, plan, 0, kind);
         }
-        else if (X.Length > 0)
+        else if (nx > 0)
         {
-            X.AsSpan().CopyTo(O); // every dim has size 1: nothing to combine
+            X.AsSpan(0, nx).CopyTo(o); // every dim has size 1: nothing to combine
         }
         if (kind == Kind.Mean)
         {
@@ -172,12 +176,12 @@ public sealed partial class ReductionOps : OpFamily
             if (plan.ReduceCount == 0)
             {
                 // 0/0: NaN for floats (TensorFlow), 0 for integers (avoid a crash).
-                if (typeof(T) == typeof(float) || typeof(T) == typeof(double)) O.AsSpan().Fill(T.CreateTruncating(double.NaN));
+                if (typeof(T) == typeof(float) || typeof(T) == typeof(double)) o.Fill(T.CreateTruncating(double.NaN));
             }
-            else if (typeof(T) == typeof(float) || typeof(T) == typeof(double)) TensorPrimitives.Divide<T>(O, n, O);
-            else for (int i = 0; i < O.Length; i++) O[i] /= n;
+            else if (typeof(T) == typeof(float) || typeof(T) == typeof(double)) TensorPrimitives.Divide<T>(o, n, o);
+            else for (int i = 0; i < no; i++) O[i] /= n;
         }
-        return new Tensor(x.DType, plan.OutShape, O);
+        return Tensor.Over(x.DType, plan.OutShape, O);
     }
 
     /// <summary>Reduces groups [gi..] of the input block at xOff into the output block at oOff.</summary>
