@@ -128,13 +128,14 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Intermediate arrays are recycled through a per-plan buffer pool (and element-wise ops run in place
-    /// at their input's last use). The pool holds, in use and free together, at most this multiple of
-    /// the bytes its previous run had in use at once: larger keeps more arrays between runs (fewer
-    /// allocations, more memory held), <see cref="double.PositiveInfinity"/> keeps all. 0 turns pooling
-    /// and in-place reuse off (every kernel allocates its outputs). The default, 4, keeps every array the
-    /// corpus models' plans reuse except on nanodet: arrays are pooled by exact size, so a plan whose
-    /// activations come in many sizes needs a pool several times its live peak to allocate nothing, and an
-    /// array the pool drops is garbage that costs a collection (large arrays: a gen-2 one) on a later run.
+    /// at their input's last use). The first run records every output a kernel asks for and when it is last
+    /// used; later runs get buffers planned from that record, each shared by tensors whose lifetimes do not
+    /// overlap (a kernel registered with <see cref="KernelTraits.SpareCapacity"/> may get a longer buffer, so
+    /// tensors of different sizes share), which comes to about the most bytes of activations alive at once.
+    /// Runs that ask for other sizes (new input shapes) take exact arrays for what the plan does not match,
+    /// and the plan is made anew from them. This factor bounds those fallback arrays: the pool keeps at most
+    /// this multiple of the bytes its previous run had in use at once (<see cref="double.PositiveInfinity"/>
+    /// keeps all). 0 turns pooling, planning and in-place reuse off (every kernel allocates its outputs).
     /// </summary>
     public double PoolHoldFactor { get; init; } = 4.0;
 
