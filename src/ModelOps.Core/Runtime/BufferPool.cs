@@ -40,21 +40,22 @@ internal sealed class BufferPool
     }
 
     /// <summary>One rent of a run: what was asked for, and when (on the pool's clock) it was rented and given back (-1: never).</summary>
-    private sealed class RentRecord
+    private struct RentRecord
     {
         public required Type Type;
         public required int Length;
         public required bool Spare;
         public required long Bytes;
         public required int Rented;
-        public int Released = -1;
+        public int Released;
     }
 
     /// <summary>Per rent of a run, in order: the signature expected and the planned buffer (-1: not planned).</summary>
     private readonly record struct PlannedRent(Type Type, int Length, bool Spare, int Buffer);
 
     private readonly Dictionary<(Type, int), Bucket> _buckets = new();
-    private readonly List<RentRecord> _log = new();
+    private RentRecord[] _log = new RentRecord[64]; // this run's rents, in order (kept between runs: no allocation per rent)
+    private int _logCount;
     private readonly Dictionary<Array, int> _logIndex = new(ReferenceEqualityComparer.Instance);
     private int _clock;
     private PlannedRent[]? _plan;
@@ -102,8 +103,9 @@ internal sealed class BufferPool
         if (bytes < MinPooledBytes) return length == 0 ? Array.Empty<T>() : new T[length];
         lock (_lock)
         {
-            int k = _log.Count;
-            _log.Add(new RentRecord { Type = typeof(T), Length = length, Spare = spare, Bytes = bytes, Rented = _clock++ });
+            int k = _logCount++;
+            if (k == _log.Length) Array.Resize(ref _log, 2 * k);
+            _log[k] = new RentRecord { Type = typeof(T), Length = length, Spare = spare, Bytes = bytes, Rented = _clock++, Released = -1 };
             if (Planned<T>(k, length, spare) is { } p)
             {
                 if (clear) Array.Clear(p, 0, length);
@@ -330,8 +332,9 @@ internal sealed class BufferPool
             }
             _rentedBytes = 0;
             _plannedRentedBytes = 0;
-            if (completed && (_plan is null || _deviated || _log.Count != _plan.Length)) BuildPlan();
-            _log.Clear();
+            if (completed && (_plan is null || _deviated || _logCount != _plan.Length)) BuildPlan();
+            Array.Clear(_log, 0, _logCount); // drop the Type references
+            _logCount = 0;
             _logIndex.Clear();
             _clock = 0;
             _deviated = false;
@@ -381,8 +384,8 @@ internal sealed class BufferPool
     {
         // Three orders of assignment, the plan of fewest bytes kept: largest rent first; rents alive at the busiest
         // moments first (the breadth of a rent: bytes in use when it is rented); and the order of the run.
-        var planned = Enumerable.Range(0, _log.Count).Where(i => _log[i].Released >= 0).ToArray();
-        var breadth = new long[_log.Count];
+        var planned = Enumerable.Range(0, _logCount).Where(i => _log[i].Released >= 0).ToArray();
+        var breadth = new long[_logCount];
         foreach (int i in planned)
             foreach (int j in planned)
                 if (_log[j].Rented <= _log[i].Rented && _log[i].Rented < _log[j].Released) breadth[i] += _log[j].Bytes;
@@ -398,7 +401,7 @@ internal sealed class BufferPool
             if (best is null || candidate.Bytes < best.Value.Bytes) best = candidate;
         }
         var shapes = best!.Value.Shapes;
-        var plan = new PlannedRent[_log.Count];
+        var plan = new PlannedRent[_logCount];
         for (int i = 0; i < plan.Length; i++) plan[i] = new PlannedRent(_log[i].Type, _log[i].Length, _log[i].Spare, best.Value.Buffer[i]);
 
         // Carry over the old plan's buffers and the free fallback arrays of a needed shape; the rest is left to the GC.
@@ -444,7 +447,7 @@ internal sealed class BufferPool
         var shapes = new List<(Type Type, int Length)>();
         var exact = new List<bool>();
         var lifetimes = new List<List<(int From, int To)>>();
-        var buffer = new int[_log.Count];
+        var buffer = new int[_logCount];
         Array.Fill(buffer, -1);
         foreach (int i in order)
         {
