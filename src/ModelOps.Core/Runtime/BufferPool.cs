@@ -382,20 +382,32 @@ internal sealed class BufferPool
     /// </summary>
     private void BuildPlan()
     {
-        // Three orders of assignment, the plan of fewest bytes kept: largest rent first; rents alive at the busiest
-        // moments first (the breadth of a rent: bytes in use when it is rented); and the order of the run.
+        // Several orders of assignment, the plan of fewest bytes kept (none wins on every model): largest rent first;
+        // rents alive at the busiest moments first (breadth: bytes in use when a rent is taken; peak breadth: the most
+        // over its lifetime); the order of the run; largest and longest-lived first; size times lifetime; and ten
+        // sizes jittered by up to ±20% (a fixed seed: plans stay deterministic).
         var planned = Enumerable.Range(0, _logCount).Where(i => _log[i].Released >= 0).ToArray();
         var breadth = new long[_logCount];
         foreach (int i in planned)
             foreach (int j in planned)
                 if (_log[j].Rented <= _log[i].Rented && _log[i].Rented < _log[j].Released) breadth[i] += _log[j].Bytes;
         (int[] Buffer, List<(Type Type, int Length)> Shapes, long Bytes)? best = null;
-        foreach (var order in new[]
+        var peakBreadth = new long[_logCount];
+        foreach (int i in planned)
+            foreach (int j in planned)
+                if (_log[i].Rented <= _log[j].Rented && _log[j].Rented < _log[i].Released) peakBreadth[i] = Math.Max(peakBreadth[i], breadth[j]);
+        var rnd = new Random(1);
+        var orders = new List<int[]>
         {
             planned.OrderByDescending(i => _log[i].Bytes).ThenBy(i => _log[i].Rented).ToArray(),
             planned.OrderByDescending(i => breadth[i]).ThenByDescending(i => _log[i].Bytes).ToArray(),
             planned,
-        })
+            planned.OrderByDescending(i => peakBreadth[i]).ThenByDescending(i => _log[i].Bytes).ToArray(),
+            planned.OrderByDescending(i => _log[i].Bytes).ThenByDescending(i => _log[i].Released - _log[i].Rented).ToArray(),
+            planned.OrderByDescending(i => (double)_log[i].Bytes * (_log[i].Released - _log[i].Rented)).ToArray(),
+        };
+        for (int q = 0; q < 10; q++) orders.Add(planned.OrderByDescending(i => _log[i].Bytes * (0.8 + 0.4 * rnd.NextDouble())).ToArray());
+        foreach (var order in orders)
         {
             var candidate = Assign(order);
             if (best is null || candidate.Bytes < best.Value.Bytes) best = candidate;
