@@ -14,6 +14,8 @@ public sealed partial class NormalizationOps : OpFamily
 {
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Inputs are read as their first Length elements; outputs are made with Tensor.Over or are exact arrays.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add(["FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"], FusedBatchNorm);
         r.Add("BatchNormWithGlobalNormalization", GlobalNorm);
         r.Add("LRN", Lrn);
@@ -37,13 +39,13 @@ public sealed partial class NormalizationOps : OpFamily
             var t = FloatConvert.ToFloat(ctx.Input(i));
             if (t.Length != c && !(training && t.Length == 0 && i >= 3))
                 throw ctx.Error($"has a {name} of {t.Length} elements for {c} channels.");
-            return t.As<float>();
+            return t.Exact().As<float>(); // mean and variance pass through to outputs 1-4 in inference
         }
         var scale = Vec(1, "scale");
         var offset = Vec(2, "offset");
         var mean = Vec(3, "mean");
         var variance = Vec(4, "variance");
-        int rows = c == 0 ? 0 : data.Length / c;
+        int rows = c == 0 ? 0 : x.Length / c;
         float[] batchMean = mean, batchVar = variance, runMean = mean, runVar = variance;
         if (training)
         {
@@ -72,7 +74,7 @@ public sealed partial class NormalizationOps : OpFamily
             runVar = new float[c];
             for (int j = 0; j < c; j++)
             {
-                bool hasOld = mean.Length == c && factor != 1f;
+                bool hasOld = ctx.Input(3).Length == c && factor != 1f;
                 runMean[j] = hasOld ? (1 - factor) * mean[j] + factor * batchMean[j] : batchMean[j];
                 runVar[j] = hasOld ? (1 - factor) * variance[j] + factor * unbiased[j] : unbiased[j];
             }
@@ -84,7 +86,7 @@ public sealed partial class NormalizationOps : OpFamily
             mul[j] = scale[j] / MathF.Sqrt(batchVar[j] + eps);
             add[j] = offset[j] - batchMean[j] * mul[j];
         }
-        var y = nchw ? new float[data.Length] : ctx.Allocate<float>(data.Length, clear: false); // every element is written below
+        var y = nchw ? new float[x.Length] : ctx.Allocate<float>(x.Length, clear: false); // every element is written below
         KernelParallel.For(ctx.Options.IntraOpThreads, rows, c * 2L, (s, e) =>
         {
             for (int r = s; r < e; r++)
@@ -94,7 +96,7 @@ public sealed partial class NormalizationOps : OpFamily
             }
         });
         if (nchw) y = ConvGeometry.ToNchw(y, [x.Shape[0], x.Shape[2], x.Shape[3], c]);
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, y), x.DType));
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, x.Shape, y), x.DType));
         int outs = ctx.Outputs.Length;
         var st = new[] { runMean, runVar, batchMean, batchVar, Array.Empty<float>() };
         for (int i = 1; i < outs && i <= 5; i++)
@@ -123,10 +125,10 @@ public sealed partial class NormalizationOps : OpFamily
             mul[j] = 1f / MathF.Sqrt(v[j] + eps) * (scaleAfter ? gamma[j] : 1f);
             add[j] = beta[j] - m[j] * mul[j];
         }
-        var y = ctx.Allocate<float>(xf.Length, clear: false); // every element is written below
-        for (int r = 0; r < (c == 0 ? 0 : xf.Length / c); r++)
+        var y = ctx.Allocate<float>(x.Length, clear: false); // every element is written below
+        for (int r = 0; r < (c == 0 ? 0 : x.Length / c); r++)
             TensorPrimitives.MultiplyAdd(xf.AsSpan(r * c, c), mul, add, y.AsSpan(r * c, c));
-        ctx.SetOutput(0, FloatConvert.FromFloat(new Tensor(DataType.DtFloat, x.Shape, y), x.DType));
+        ctx.SetOutput(0, FloatConvert.FromFloat(Tensor.Over(DataType.DtFloat, x.Shape, y), x.DType));
     }
 
     /// <summary>LRN over the last dim: out = x / (bias + alpha · Σ_{|j−c|≤r} x_j²)^beta.</summary>
@@ -139,8 +141,8 @@ public sealed partial class NormalizationOps : OpFamily
         float bias = ctx.Float("bias", 1f), alpha = ctx.Float("alpha", 1f), beta = ctx.Float("beta", 0.5f);
         var xf = FloatConvert.ToFloat(x).As<float>();
         int c = x.Shape[^1];
-        var y = new float[xf.Length];
-        for (int r = 0; r < (c == 0 ? 0 : xf.Length / c); r++)
+        var y = new float[x.Length];
+        for (int r = 0; r < (c == 0 ? 0 : x.Length / c); r++)
             for (int j = 0; j < c; j++)
             {
                 double s = 0;
