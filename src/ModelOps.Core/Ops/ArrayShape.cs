@@ -104,8 +104,8 @@ public sealed partial class ArrayShape : OpFamily
             if (v.Length != 1) throw ctx.Error($"needs a scalar value but got {v}.");
             ctx.SetOutput(0, DataMovement.Fill(v, dims.Select(d => (int)d).ToArray()));
         });
-        r.Add("ZerosLike", ctx => ctx.SetOutput(0, Tensor.Zeros(ctx.Input(0).DType, ctx.Input(0).Shape)));
-        r.Add("OnesLike", ctx =>
+        spare.Add("ZerosLike", ctx => ctx.SetOutput(0, Tensor.Zeros(ctx.Input(0).DType, ctx.Input(0).Shape)));
+        spare.Add("OnesLike", ctx =>
         {
             var x = ctx.Input(0);
             var ones = new double[x.Length];
@@ -113,7 +113,7 @@ public sealed partial class ArrayShape : OpFamily
             ctx.SetOutput(0, DataMovement.FromDoubles(x.DType, x.Shape, ones));
         });
         r.Add("Range", Range);
-        r.Add("Cast", ctx => ctx.SetOutput(0, Cast(ctx.Input(0), ctx.Type("DstT"), ctx.Bool("Truncate", false))));
+        spare.Add("Cast", ctx => ctx.SetOutput(0, Cast(ctx.Input(0), ctx.Type("DstT"), ctx.Bool("Truncate", false))));
         r.Add("GatherV2", ctx => ctx.SetOutput(0, Gather(ctx, ctx.Input(0), ctx.Input(1), DataMovement.ScalarInt(ctx, 2), ctx.Int("batch_dims", 0))));
         r.Add(new[] { "Gather", "ResourceGather" }, ctx => ctx.SetOutput(0, Gather(ctx, ctx.Input(0), ctx.Input(1), 0, ctx.Int("batch_dims", 0))));
         r.Add("GatherNd", GatherNd);
