@@ -15,10 +15,11 @@ namespace ModelOps.Core.Runtime;
 /// <para>
 /// The first run of a plan rents arrays of exactly the size asked for, keyed by element type and length, and
 /// records every rent (type, length, whether the kernel takes a longer array) and when its array came back.
-/// From that record the pool plans buffers for the next runs: largest rent first, each rent shares the
-/// smallest buffer that is long enough and free over its whole lifetime, else gets a new one (greedy by
-/// size). A rent whose kernel takes longer arrays (<see cref="Ops.KernelTraits.SpareCapacity"/>) may share a
-/// longer buffer; any other only a buffer of its exact length. Plans are deterministic for fixed shapes, so
+/// From that record the pool plans buffers for the next runs: each rent shares the smallest buffer that is long
+/// enough and free over its whole lifetime, else lengthens one, else gets a new one (a greedy assignment, tried in
+/// several orders, the plan of fewest bytes kept: see <see cref="BuildPlan"/>). A rent whose kernel takes longer
+/// arrays (<see cref="Ops.KernelTraits.SpareCapacity"/>) may share a longer buffer; any other only a buffer of its
+/// exact length. Plans are deterministic for fixed shapes, so
 /// later runs rent in the same order and the k-th rent gets its planned buffer; a run that rents otherwise
 /// (new input shapes) falls back to exact arrays for what no longer matches and replans from its own record.
 /// Rents never given back in the recorded run (the fetched results) stay exact arrays outside the plan.
@@ -151,7 +152,10 @@ internal sealed class BufferPool
     /// <summary>Bytes of the planned buffers that exist and are free now.</summary>
     private long FreePlannedBytes => _plannedBytes - _plannedRentedBytes;
 
-    /// <summary>Rent k's planned buffer when this run still follows the plan and the buffer is free; else null (and the run has deviated).</summary>
+    /// <summary>
+    /// Rent k's planned buffer when this run still follows the plan and the buffer is free; else null: the rent was
+    /// not planned (a result), or the run has deviated from the record (other sizes, other lifetimes).
+    /// </summary>
     private T[]? Planned<T>(int k, int length, bool spare) where T : unmanaged
     {
         if (_plan is null) return null;
@@ -376,8 +380,8 @@ internal sealed class BufferPool
     }
 
     /// <summary>
-    /// Plans buffers from this run's record (greedy by size: TFLite's arena planner and its GPU delegate's shared
-    /// objects work the same way). Rents never given back are left out. Buffers of the old plan with the shape a new
+    /// Plans buffers from this run's record with <see cref="Assign"/> in several orders (TFLite's GPU delegate plans its
+    /// shared objects with the same kind of greedy assignment). Rents never given back are left out. Buffers of the old plan with the shape a new
     /// one needs are carried over; the rest, and the fallback arrays kept free, are left to the GC.
     /// </summary>
     private void BuildPlan()

@@ -87,7 +87,14 @@ public sealed class Tensor
         return new Tensor(dtype, shape, data);
     }
 
-    public Tensor Reshape(params int[] shape) => new(DType, shape, Data, spare: HasSpareCapacity);
+    public Tensor Reshape(params int[] shape)
+    {
+        if (!HasSpareCapacity) return new(DType, shape, Data);
+        if (ElementCount(shape) != Length) // the array's length cannot catch a wrong count here: it is longer anyway
+            throw new ModelOpsException(ErrorIds.InvalidTensor, ErrorKind.InvalidData,
+                $"A {DType.Name()} tensor of {Length} elements cannot take the shape {FormatShape(shape)}.");
+        return new(DType, shape, Data, spare: true);
+    }
 
     public static long ElementCount(ReadOnlySpan<int> shape)
     {
