@@ -49,9 +49,19 @@ public sealed partial class ConvolutionOps : OpFamily
     }
 
     /// <summary>The fused epilogue in NHWC terms (a residual given in NCHW is transposed).</summary>
-    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels)
+    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels) => FusedEpilogue(ctx, g, channels, null);
+
+    /// <inheritdoc cref="FusedEpilogue(KernelContext, ConvGeometry, int)"/>
+    /// <param name="broadcastAdd">When given, a fused Add of a tensor that broadcasts (not of the output's shape) is left to the caller (see <see cref="FusedOps.Parse(KernelContext, int, int, int[], out Tensor?)"/>).</param>
+    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels, StrongBox<Tensor?>? broadcastAdd)
     {
-        var e = FusedOps.Parse(ctx, 2, channels, g.OutShape(channels));
+        Epilogue e;
+        if (broadcastAdd is null) e = FusedOps.Parse(ctx, 2, channels, g.OutShape(channels));
+        else
+        {
+            e = FusedOps.Parse(ctx, 2, channels, g.OutShape(channels), out var b);
+            broadcastAdd.Value = b;
+        }
         if (g.Nchw && e.Residual is not null)
             e = new Epilogue
             {
@@ -105,10 +115,40 @@ public sealed partial class ConvolutionOps : OpFamily
         int kdim = g.KH * g.KW * g.C;
         var input = InputNhwc(x, g);
         var packed = Prepared(ctx, 1, t => Gemm.PackB(false, kdim, cout, FloatConvert.ToFloat(t).As<float>(), 0, cout));
-        var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
-        var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout, clear: false);
+        var broadcastAdd = new StrongBox<Tensor?>();
+        var epi = fused ? FusedEpilogue(ctx, g, cout, broadcastAdd) : new Epilogue();
+        long length = (long)g.N * g.OH * g.OW * cout;
+        if (broadcastAdd.Value is { } other)
+        {
+            // A fused Add of a tensor that broadcasts: the convolution with what comes before the Add, then the Add
+            // (to the broadcast shape) and the activation, as the unfused graph computes them.
+            var before = new Epilogue { Scale = epi.Scale, Shift = epi.Shift };
+            var conv = ctx.Allocate<float>(length, clear: false);
+            Conv2DNhwc(input, packed, conv, g, cout, before, ctx.Options.IntraOpThreads);
+            var sum = FloatConvert.ToFloat(ElementWiseOps.Add(ctx, Output(conv, g, cout, DataType.DtFloat), other));
+            if (!ReferenceEquals(sum.Data, conv)) ctx.ReturnScratch(conv);
+            if (epi.Activation != FusedActivation.None) Activation.Apply(epi.Activation, sum.Span<float>(), epi.LeakyAlpha);
+            ctx.SetOutput(0, FloatConvert.FromFloat(sum, x.DType));
+            return;
+        }
+        // A fused Add of a tensor at its last use: the 1×1 GEMM path writes the result over it (each chunk's residual
+        // rows are set aside before the chunk is written), so the residual and the output are not alive at once.
+        var output = (epi.Residual is { } residual && IsDirect(g) && g.C > 0 && !g.Nchw ? ReuseResidual(ctx, residual, length) : null)
+            ?? ctx.Allocate<float>(length, clear: false);
         Conv2DNhwc(input, packed, output, g, cout, epi, ctx.Options.IntraOpThreads);
         ctx.SetOutput(0, Output(output, g, cout, x.DType));
+    }
+
+    /// <summary>A 1×1, stride-1, unpadded convolution: the GEMM reads the input in place (no im2col, no windows).</summary>
+    private static bool IsDirect(ConvGeometry g) =>
+        g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OH == g.H && g.OW == g.W;
+
+    /// <summary>The array of the input holding <paramref name="residual"/> when the output may be written over it (its last use), else null.</summary>
+    private static float[]? ReuseResidual(KernelContext ctx, float[] residual, long length)
+    {
+        for (int i = 2; i < ctx.Inputs.Length; i++)
+            if (ReferenceEquals(ctx.Inputs[i].Data, residual)) return ctx.TryReuseInput<float>(ctx.Inputs[i], length);
+        return null;
     }
 
     /// <summary>NHWC convolution of input by filter [KH, KW, C, cout] into output [N, OH, OW, cout] (every element written).</summary>
@@ -126,13 +166,16 @@ public sealed partial class ConvolutionOps : OpFamily
         int kdim = g.KH * g.KW * cin;
         int pixels = g.OH * g.OW;
         if (pixels == 0 || cout == 0 || g.N == 0) return;
+        // The output may be the residual's array (written in place): only the 1×1 path takes that, setting each chunk's residual rows aside first.
+        bool direct = IsDirect(g);
+        bool inPlace = epi.Residual is not null && ReferenceEquals(epi.Residual, output);
+        if (inPlace && (!direct || kdim == 0)) throw new ArgumentException("Only a 1x1 stride-1 convolution with input channels writes over its residual.", nameof(output));
         if (kdim == 0)
         {
             Array.Clear(output, 0, g.N * pixels * cout);
             epi.ApplyAll(output, g.N * pixels, cout, threads);
             return;
         }
-        bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OH == g.H && g.OW == g.W;
         if (!direct && !WindowedOff && WindowedApplies(g, filter))
         {
             Windowed(input, filter, output, g, cout, epi, threads);
@@ -167,8 +210,29 @@ public sealed partial class ConvolutionOps : OpFamily
             if (direct)
             {
                 int inOff = (n * pixels + p0) * cin;
-                if (inGemm) Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, epi, gemmThreads);
-                else Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, false, gemmThreads);
+                float[]? kept = null;
+                var e = epi;
+                if (inPlace)
+                {
+                    // The GEMM stores partial sums before the epilogue adds the residual: keep this chunk's rows of it aside.
+                    kept = ArrayPool<float>.Shared.Rent(rows * cout);
+                    Array.Copy(output, outOff, kept, 0, rows * cout);
+                    e = new Epilogue { Scale = epi.Scale, Shift = epi.Shift, Residual = kept, ResidualBase = outOff, Activation = epi.Activation, LeakyAlpha = epi.LeakyAlpha };
+                }
+                try
+                {
+                    if (inGemm) Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, e, gemmThreads);
+                    else
+                    {
+                        Gemm.SgemmPacked(false, rows, input, inOff, cin, filter, output, outOff, cout, false, gemmThreads);
+                        e.Apply(output, outOff, 0, rows, cout);
+                    }
+                }
+                finally
+                {
+                    if (kept is not null) ArrayPool<float>.Shared.Return(kept);
+                }
+                return;
             }
             else
             {

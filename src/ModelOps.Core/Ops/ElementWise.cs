@@ -595,6 +595,9 @@ public sealed partial class ElementWiseOps : OpFamily
         for (; i < n; i++) po[i] = TOp.Apply(aScalar ? *pa : pa[i], bScalar ? *pb : pb[i]);
     }
 
+    /// <summary>a + b with broadcasting, as the Add kernel computes it (for fused kernels that fall back to it).</summary>
+    internal static Tensor Add(KernelContext ctx, Tensor a, Tensor b) => BinaryTensor<AddOp>(ctx, a, b);
+
     private static void BiasAdd(KernelContext ctx)
     {
         var value = ctx.Input(0);

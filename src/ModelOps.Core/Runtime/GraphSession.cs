@@ -160,7 +160,8 @@ public sealed class GraphSession : IInferenceSession
             if (options.FoldPadIntoConv)
                 rewritten = new FoldPadIntoConvPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
             if (options.FuseContractions)
-                rewritten = new FuseContractionsPass().Apply(rewritten, new PassContext(inputs, fetches, notes: notes));
+                rewritten = new FuseContractionsPass().Apply(rewritten, new PassContext(inputs, fetches,
+                    new PassArgs(new[] { KeyValuePair.Create("residual", "true") }), notes));
         }
         catch (ModelOpsException)
         {

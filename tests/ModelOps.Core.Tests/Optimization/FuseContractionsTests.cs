@@ -46,6 +46,46 @@ public class FuseContractionsTests
         AssertSameOutputs(ConvBiasAct("Relu"), g, new[] { "input" }, new[] { "out" });
     }
 
+    /// <summary>input → 1×1 conv + bias; side = Neg(input2); out = Relu(conv + side) (the residual pattern).</summary>
+    private static GraphDef ConvAddResidual(int k = 1)
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("input", DataType.DtFloat, 1, 5, 5, 3);
+        b.Placeholder("input2", DataType.DtFloat, 1, 5, 5, 4);
+        b.Const("w", Tensor.Create(Rand(k * k * 3 * 4, 1), k, k, 3, 4));
+        Conv(b, "conv", "input", "w");
+        b.Const("b", Tensor.Create(Rand(4, 2), 4));
+        b.Op("bias", "BiasAdd", DataType.DtFloat, "conv", "b").Attr["data_format"] = Attr.String("NHWC");
+        b.Op("side", "Neg", DataType.DtFloat, "input2");
+        b.Op("add", "AddV2", DataType.DtFloat, "side", "bias");
+        b.Op("act", "Relu", DataType.DtFloat, "add");
+        b.Op("out", "Neg", DataType.DtFloat, "act");
+        return b.Graph;
+    }
+
+    [Fact]
+    public void WithResidualTheAddOfAnotherTensorAndTheActivationFuseIntoTheConvolution()
+    {
+        string[] ins = ["input", "input2"], outs = ["out"];
+        var plain = Run(new FuseContractionsPass(), ConvAddResidual(), ins, outs);
+        Assert.Equal(new[] { "BiasAdd" }, FusedOps(Node(plain, "bias"))); // off by default: TF's CPU kernels have no such fusion
+        Assert.Equal("AddV2", Node(plain, "add").Op);
+
+        var g = Run(new FuseContractionsPass(), ConvAddResidual(), ins, outs, "residual=true");
+        var f = Node(g, "act");
+        Assert.Equal("_FusedConv2D", f.Op);
+        Assert.Equal(new[] { "input", "w", "b", "side" }, f.Input);
+        Assert.Equal(new[] { "BiasAdd", "Add", "Relu" }, FusedOps(f));
+        Assert.Equal(2, f.Attr["num_args"].I);
+        Assert.False(Has(g, "add") || Has(g, "bias") || Has(g, "conv"));
+        AssertSameOutputs(ConvAddResidual(), g, ins, outs);
+
+        // A fetched Add stays, and keeps its name: only the activation after it is left out.
+        var fetched = Run(new FuseContractionsPass(), ConvAddResidual(), ins, ["out", "add"], "residual=true");
+        Assert.Equal(new[] { "BiasAdd", "Add" }, FusedOps(Node(fetched, "add")));
+        Assert.Equal("Relu", Node(fetched, "act").Op);
+    }
+
     [Fact]
     public void LeakyReluCarriesItsAlpha()
     {

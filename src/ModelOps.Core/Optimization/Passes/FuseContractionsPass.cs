@@ -11,8 +11,10 @@ namespace ModelOps.Core.Optimization.Passes;
 /// _FusedDepthwiseConv2dNative or _FusedMatMul node named after the last node of the pattern, with the
 /// attributes the remapper writes (T, fused_ops, num_args, epsilon; TArgs and num_host_args for
 /// _FusedConv2D; leakyrelu_alpha for LeakyRelu). An Add/AddV2 of a constant per-channel vector counts as a
-/// BiasAdd, and an already fused op with fused_ops=[BiasAdd] takes a following activation too. Every node
-/// folded away must be read only by the next one and carry no control edges.
+/// BiasAdd, and an already fused op with fused_ops=[BiasAdd] takes a following activation too. With the
+/// residual argument (the engine's plans), a _FusedConv2D[BiasAdd] read only by an Add of another tensor takes
+/// that Add, and an activation after it. Every node folded away must be read only by the next one and carry no
+/// control edges.
 /// </summary>
 public sealed class FuseContractionsPass : IGraphPass
 {
@@ -27,6 +29,8 @@ public sealed class FuseContractionsPass : IGraphPass
         new PassArgument("activations", PassArgumentKind.String,
             "activations to fuse (comma list; TF's CPU kernels take Relu, Relu6, Elu, LeakyRelu; the ModelOps engine also Sigmoid, Tanh)", DefaultActivations),
         new PassArgument("depthwise", PassArgumentKind.Bool, "also fuse DepthwiseConv2dNative (its fused op exists in TF only with oneDNN)", "true"),
+        new PassArgument("residual", PassArgumentKind.Bool,
+            "also fuse a following Add of another tensor (and an activation after it) into _FusedConv2D as fused_ops [BiasAdd, Add(, act)] (TF runs these only with oneDNN; the ModelOps engine writes the result over that tensor when it is at its last use)", "false"),
     };
 
     public GraphDef Apply(GraphDef graph, PassContext context)
@@ -37,7 +41,8 @@ public sealed class FuseContractionsPass : IGraphPass
         var acts = new HashSet<string>((context.Args.String("activations") ?? DefaultActivations)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.Ordinal);
         bool depthwise = context.Args.Bool("depthwise", true);
-        int fused = 0, extended = 0, biasAdds = 0;
+        bool residual = context.Args.Bool("residual", false);
+        int fused = 0, extended = 0, biasAdds = 0, residuals = 0;
 
         bool Contraction(NodeDef? n) => n is not null && !region.Contains(n.Name) && n.Op switch
         {
@@ -122,7 +127,43 @@ public sealed class FuseContractionsPass : IGraphPass
             extended++;
         }
 
-        if (fused + extended > 0) context.Note($"Fused {fused} contraction(s){(biasAdds > 0 ? $" ({biasAdds} Add(s) of a per-channel constant read as BiasAdd)" : "")}; added an activation to {extended} fused op(s).");
+        // 4. _FusedConv2D[BiasAdd] + Add(other) (+ activation) → _FusedConv2D[BiasAdd, Add(, activation)], other as the second arg.
+        if (residual)
+            foreach (var fn in g.Nodes.Where(n => n.Op == "_FusedConv2D").ToList())
+            {
+                if (g.Find(fn.Name) != fn || region.Contains(fn.Name) || !Free(fn) || context.Protected.Contains(fn.Name)) continue;
+                if (!fn.Attr.TryGetValue("fused_ops", out var ops) || ops.List is null || ops.List.S.Count != 1 || ops.List.S[0].ToStringUtf8() != "BiasAdd") continue;
+                var uses = g.DataUses(fn.Name).ToList();
+                if (uses.Count != 1 || g.Consumers(fn.Name).Count != 1) continue;
+                var add = uses[0].Node;
+                if (add.Op is not ("Add" or "AddV2") || add.Input.Count != 2 || !Free(add) || region.Contains(add.Name) || GraphEditor.Type(add) != GraphEditor.Type(fn)) continue;
+                int slot = TensorName.Parse(add.Input[0]).Node == fn.Name ? 0 : 1;
+                var mine = TensorName.Parse(add.Input[slot]);
+                var other = add.Input[1 - slot];
+                if (mine.Node != fn.Name || mine.Index != 0 || TensorName.Parse(other).Node == fn.Name) continue;
+                NodeDef last = add;
+                NodeDef? act = null;
+                var addUses = g.DataUses(add.Name).ToList();
+                if (addUses.Count == 1 && addUses[0].Input.Index == 0 && Sole(add) && acts.Contains(addUses[0].Node.Op) && Free(addUses[0].Node)
+                    && !region.Contains(addUses[0].Node.Name) && GraphEditor.Type(addUses[0].Node) == GraphEditor.Type(add)
+                    && !(addUses[0].Node.Op == "LeakyRelu" && fn.Attr.ContainsKey("leakyrelu_alpha")))
+                {
+                    act = addUses[0].Node;
+                    last = act;
+                }
+                var f = fn.Clone();
+                f.Name = last.Name;
+                f.Input.Add(other);
+                f.Attr["TArgs"] = Attr.Types(GraphEditor.Type(fn), GraphEditor.Type(fn));
+                f.Attr["num_args"] = Attr.Int(2);
+                f.Attr["fused_ops"] = act is null ? Attr.Strings("BiasAdd", "Add") : Attr.Strings("BiasAdd", "Add", act.Op);
+                if (act?.Op == "LeakyRelu") f.Attr["leakyrelu_alpha"] = act.Attr.TryGetValue("alpha", out var a) ? a : Attr.Float(0.2f);
+                g.Replace(last, f);
+                g.Remove(act is null ? new[] { fn } : new[] { fn, add });
+                residuals++;
+            }
+
+        if (fused + extended + residuals > 0) context.Note($"Fused {fused} contraction(s){(biasAdds > 0 ? $" ({biasAdds} Add(s) of a per-channel constant read as BiasAdd)" : "")}; added an activation to {extended} fused op(s){(residuals > 0 ? $"; fused the Add of another tensor into {residuals} convolution(s)" : "")}.");
         return g.Graph;
     }
 

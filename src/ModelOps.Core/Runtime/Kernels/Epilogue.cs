@@ -14,6 +14,8 @@ public sealed class Epilogue
     public float[]? Shift { get; init; }
     /// <summary>A tensor of the output's shape added before the activation (fused "Add").</summary>
     public float[]? Residual { get; init; }
+    /// <summary>Where <see cref="Residual"/> starts in the output's index space: output element i adds Residual[i − ResidualBase] (0: same index).</summary>
+    public int ResidualBase { get; init; }
     public FusedActivation Activation { get; init; }
     public float LeakyAlpha { get; init; } = 0.2f;
 
@@ -25,7 +27,7 @@ public sealed class Epilogue
         if (IsEmpty || row1 <= row0 || cols <= 0) return;
         bool linear = Kernels.Activation.IsPiecewiseLinear(Activation);
         long start = cOff + (long)row0 * cols, end = cOff + (long)row1 * cols;
-        if (start < 0 || end > c.Length || (Residual is not null && end > Residual.Length) || (Scale is not null && Scale.Length < cols) || (Shift is not null && Shift.Length < cols))
+        if (start < 0 || end > c.Length || (Residual is not null && (start < ResidualBase || end - ResidualBase > Residual.Length)) || (Scale is not null && Scale.Length < cols) || (Shift is not null && Shift.Length < cols))
             throw new ArgumentException("The epilogue's rows, vectors or residual do not fit the buffer.");
         // One vectorized pass over the block for scale, shift, residual and a piecewise-linear activation; a
         // transcendental activation then runs over the whole (contiguous) block at once.
@@ -34,7 +36,7 @@ public sealed class Epilogue
             fixed (float* pScale = Scale)
             fixed (float* pShift = Shift)
             fixed (float* pRes = Residual)
-                ApplyBlock(pc + start, cols, row1 - row0, cols, pScale, pShift, pRes == null ? null : pRes + start, linear ? Activation : FusedActivation.None, LeakyAlpha);
+                ApplyBlock(pc + start, cols, row1 - row0, cols, pScale, pShift, pRes == null ? null : pRes + (start - ResidualBase), linear ? Activation : FusedActivation.None, LeakyAlpha);
         if (!linear) Kernels.Activation.Apply(Activation, c.AsSpan((int)start, (int)(end - start)), LeakyAlpha);
     }
 

@@ -12,6 +12,20 @@ public static class FusedOps
 {
     public static Epilogue Parse(KernelContext ctx, int argStart, int channels, int[] outShape)
     {
+        var e = Parse(ctx, argStart, channels, outShape, out var broadcastAdd);
+        if (broadcastAdd is not null)
+            throw ctx.Error($"has a fused Add input of shape {Tensor.FormatShape(broadcastAdd.Shape)}, expected {Tensor.FormatShape(outShape)}.");
+        return e;
+    }
+
+    /// <summary>
+    /// As <see cref="Parse(KernelContext, int, int, int[])"/>, but a fused Add whose other input does not have the output's
+    /// shape (it broadcasts) is handed back in <paramref name="broadcastAdd"/> instead of failing: the epilogue then holds no
+    /// residual, and its activation must run after the caller has added that tensor.
+    /// </summary>
+    public static Epilogue Parse(KernelContext ctx, int argStart, int channels, int[] outShape, out Tensor? broadcastAdd)
+    {
+        broadcastAdd = null;
         var ops = ctx.Strings("fused_ops", Array.Empty<string>());
         int numArgs = (int)ctx.Int("num_args", 0);
         if (ctx.Inputs.Length < argStart + numArgs)
@@ -55,9 +69,8 @@ public static class FusedOps
         if (i < ops.Length && ops[i] is "Add" or "AddV2")
         {
             var r = NextArg("Add");
-            if (!r.Shape.AsSpan().SequenceEqual(outShape))
-                throw ctx.Error($"has a fused Add input of shape {Tensor.FormatShape(r.Shape)}, expected {Tensor.FormatShape(outShape)}.");
-            residual = r.As<float>();
+            if (r.Shape.AsSpan().SequenceEqual(outShape)) residual = r.As<float>();
+            else broadcastAdd = r;
             i++;
         }
         if (i < ops.Length)

@@ -254,7 +254,7 @@ public static unsafe class Gemm
                             float* cb = C + (long)ic * ldc + jc;
                             int col = epiCol0 + jc;
                             Epilogue.ApplyBlock(cb, ldc, mcb, ncb, pScale == null ? null : pScale + col, pShift == null ? null : pShift + col,
-                                pRes == null ? null : pRes + (cb - pc0), act, alpha);
+                                pRes == null ? null : pRes + (cb - pc0) - epi.ResidualBase, act, alpha);
                         }
                     }
                 }
@@ -341,7 +341,7 @@ public static unsafe class Gemm
         fixed (float* pShift = epi.Shift)
         fixed (float* pRes = epi.Residual)
             Epilogue.ApplyBlock(pc + cOff, ldc, m, n, pScale == null ? null : pScale + col0, pShift == null ? null : pShift + col0,
-                pRes == null ? null : pRes + cOff, epi.Activation, epi.LeakyAlpha);
+                pRes == null ? null : pRes + cOff - epi.ResidualBase, epi.Activation, epi.LeakyAlpha);
     }
 
     /// <summary>Copies (or adds, when <paramref name="acc"/>) the valid rows × cols of an edge tile into C.</summary>
