@@ -78,10 +78,21 @@ public class ResidualFusionTests
     }
 
     [Fact]
-    public void A_3x3_convolution_adds_its_residual_in_its_epilogue()
+    public void A_3x3_convolution_keeps_its_Add()
     {
+        // Only 1×1 convolutions take the Add (they write over the other tensor); a 3×3 one would only keep it alive longer.
         int[] side = [1, 12, 12, 16];
-        SameAsUnfused(Residual(12, 8, 16, 3, side, convSecond: true), 12, 8, side);
+        var profile = new OpProfile();
+        using var s = new GraphSession(Residual(12, 8, 16, 3, side), ["act"], new EngineOptions { Profile = profile });
+        s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(Rand(12 * 12 * 8, 1), 1, 12, 12, 8), ["s"] = Tensor.Create(Rand(12 * 12 * 16, 2), side) });
+        Assert.Contains("AddV2", profile.Entries.Select(e => e.Op));
+    }
+
+    [Fact]
+    public void The_convolution_may_be_either_operand_of_the_Add()
+    {
+        int[] side = [1, 10, 10, 16];
+        SameAsUnfused(Residual(10, 8, 16, 1, side, convSecond: true), 10, 8, side);
     }
 
     [Theory]
