@@ -154,9 +154,10 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Plans run Conv2D / DepthwiseConv2dNative / MatMul followed by a bias add and an activation as one fused
-    /// kernel (the fuse_contractions rewrite, applied to the session's copy of the graph; inputs and outputs keep
-    /// their names, and fetching a node that the rewrite folded away plans the unrewritten graph instead). The
-    /// arithmetic is the same, so results are identical; false runs the graph exactly as given.
+    /// kernel, and a 1×1 convolution's Add of another tensor (with the activation after it) too, the sum written over
+    /// that tensor at its last use (the fuse_contractions rewrite with residual=true, applied to the session's copy of
+    /// the graph; inputs and outputs keep their names, and fetching a node that the rewrite folded away plans the
+    /// unrewritten graph instead). The arithmetic is the same, so results are identical; false runs the graph exactly as given.
     /// </summary>
     public bool FuseContractions { get; init; } = true;
 
