@@ -80,8 +80,6 @@ public sealed class KernelContext : NodeAttributeReader
     /// <summary>Tests only: outside a plan, <see cref="Allocate{T}"/> returns this many elements more than asked when <see cref="SpareCapacity"/>.</summary>
     internal int SpareForTests { get; set; }
 
-    /// <summary>An output tensor over an array from <see cref="Allocate{T}"/> or <see cref="TryReuseInput{T}"/> (which may be longer than the tensor).</summary>
-    public Tensor Output<T>(DataType dtype, int[] shape, T[] data) where T : unmanaged => Tensor.Over(dtype, shape, data);
 
     /// <summary>Gives back an array from <see cref="Allocate{T}"/> that no output uses (scratch).</summary>
     public void ReturnScratch(Array array) => Pool?.ReturnScratch(array);

@@ -14,7 +14,7 @@ public enum KernelTraits
     /// <summary>
     /// The kernel reads its inputs as their first <see cref="Tensors.Tensor.Length"/> elements (never the length of
     /// <see cref="Tensors.Tensor.Data"/>), and makes its outputs from <see cref="KernelContext.Allocate{T}"/> arrays with
-    /// <see cref="Tensors.Tensor.Over"/> (or <see cref="KernelContext.Output{T}"/>), so the plan may hand it buffers longer
+    /// the engine's internal <c>Tensor.Over</c>, so the plan may hand it buffers longer
     /// than the tensors they hold: one buffer then serves tensors of different sizes over a run. Other kernels get
     /// buffers of exactly their outputs' size, and inputs copied to exact arrays when they sit in a longer buffer.
     /// </summary>
