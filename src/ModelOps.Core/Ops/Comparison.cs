@@ -23,6 +23,8 @@ public sealed partial class Comparison : OpFamily
 
     public override void RegisterKernels(KernelRegistry r)
     {
+        // Inputs are read by their tensors' lengths and shapes; outputs are new arrays of exactly their size.
+        r = r.WithTraits(KernelTraits.SpareCapacity);
         r.Add("Equal", Compare<Eq>);
         r.Add("NotEqual", Compare<Ne>);
         r.Add("Less", Compare<Lt>);
@@ -34,7 +36,7 @@ public sealed partial class Comparison : OpFamily
         r.Add("LogicalNot", ctx =>
         {
             var x = ctx.Input(0).As<bool>();
-            var o = new bool[x.Length];
+            var o = new bool[ctx.Input(0).Length];
             for (int i = 0; i < o.Length; i++) o[i] = !x[i];
             ctx.SetOutput(0, new Tensor(DataType.DtBool, ctx.Input(0).Shape, o));
         });
@@ -58,21 +60,22 @@ public sealed partial class Comparison : OpFamily
         var ia = DataMovement.BroadcastIndex(a.Shape, shape);
         var ib = DataMovement.BroadcastIndex(b.Shape, shape);
         var o = new bool[n];
+        bool bScalar = b.Length == 1;
         bool eqOnly = typeof(P) == typeof(Eq) || typeof(P) == typeof(Ne);
         // Dispatch on dtype: the CLR lets byte[] match sbyte[] (and the other same-size pairs).
         switch (a.DType is DataType.DtUint8 or DataType.DtUint16 or DataType.DtUint32 or DataType.DtUint64 ? (Unsigned(a.Data), Unsigned(b.Data)) : (a.Data, b.Data))
         {
-            case (float[] x, float[] y): Run<float, P>(x, y, ia, ib, o); break;
-            case (double[] x, double[] y): Run<double, P>(x, y, ia, ib, o); break;
-            case (Half[] x, Half[] y): Run<Half, P>(x, y, ia, ib, o); break;
-            case (UnsignedBox<byte> x, UnsignedBox<byte> y): Run<byte, P>(x.Data, y.Data, ia, ib, o); break;
-            case (UnsignedBox<ushort> x, UnsignedBox<ushort> y): Run<ushort, P>(x.Data, y.Data, ia, ib, o); break;
-            case (UnsignedBox<uint> x, UnsignedBox<uint> y): Run<uint, P>(x.Data, y.Data, ia, ib, o); break;
-            case (UnsignedBox<ulong> x, UnsignedBox<ulong> y): Run<ulong, P>(x.Data, y.Data, ia, ib, o); break;
-            case (sbyte[] x, sbyte[] y): Run<sbyte, P>(x, y, ia, ib, o); break;
-            case (short[] x, short[] y): Run<short, P>(x, y, ia, ib, o); break;
-            case (int[] x, int[] y): Run<int, P>(x, y, ia, ib, o); break;
-            case (long[] x, long[] y): Run<long, P>(x, y, ia, ib, o); break;
+            case (float[] x, float[] y): Run<float, P>(x, y, bScalar, ia, ib, o); break;
+            case (double[] x, double[] y): Run<double, P>(x, y, bScalar, ia, ib, o); break;
+            case (Half[] x, Half[] y): Run<Half, P>(x, y, bScalar, ia, ib, o); break;
+            case (UnsignedBox<byte> x, UnsignedBox<byte> y): Run<byte, P>(x.Data, y.Data, bScalar, ia, ib, o); break;
+            case (UnsignedBox<ushort> x, UnsignedBox<ushort> y): Run<ushort, P>(x.Data, y.Data, bScalar, ia, ib, o); break;
+            case (UnsignedBox<uint> x, UnsignedBox<uint> y): Run<uint, P>(x.Data, y.Data, bScalar, ia, ib, o); break;
+            case (UnsignedBox<ulong> x, UnsignedBox<ulong> y): Run<ulong, P>(x.Data, y.Data, bScalar, ia, ib, o); break;
+            case (sbyte[] x, sbyte[] y): Run<sbyte, P>(x, y, bScalar, ia, ib, o); break;
+            case (short[] x, short[] y): Run<short, P>(x, y, bScalar, ia, ib, o); break;
+            case (int[] x, int[] y): Run<int, P>(x, y, bScalar, ia, ib, o); break;
+            case (long[] x, long[] y): Run<long, P>(x, y, bScalar, ia, ib, o); break;
             case (bool[] x, bool[] y) when eqOnly:
                 for (int i = 0; i < n; i++) o[i] = (x[ia?[i] ?? i] == y[ib?[i] ?? i]) == (typeof(P) == typeof(Eq));
                 break;
@@ -95,12 +98,12 @@ public sealed partial class Comparison : OpFamily
 
     private sealed record UnsignedBox<T>(T[] Data);
 
-    private static void Run<T, P>(T[] x, T[] y, int[]? ix, int[]? iy, bool[] o)
+    private static void Run<T, P>(T[] x, T[] y, bool yScalar, int[]? ix, int[]? iy, bool[] o)
         where T : IComparisonOperators<T, T, bool> where P : struct, IPredicate
     {
         if (ix is null && iy is null)
             for (int i = 0; i < o.Length; i++) o[i] = P.Test(x[i], y[i]);
-        else if (ix is null && y.Length == 1)
+        else if (ix is null && yScalar)
         {
             T s = y[0];
             for (int i = 0; i < o.Length; i++) o[i] = P.Test(x[i], s);

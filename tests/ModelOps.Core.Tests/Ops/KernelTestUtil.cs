@@ -32,7 +32,7 @@ internal static class K
     /// the start of longer arrays and its output arrays are longer than asked for (as planned buffers may be), the
     /// tails filled with one bits (NaN): run again that way and compare every output.
     /// </summary>
-    private static void SameInLongerBuffers(NodeDef node, Kernel kernel, Tensor[] inputs, Tensor[] expected, EngineOptions? options)
+    internal static void SameInLongerBuffers(NodeDef node, Kernel kernel, Tensor[] inputs, Tensor[] expected, EngineOptions? options)
     {
         const int Extra = 7;
         var longer = inputs.Select(t =>
