@@ -49,27 +49,12 @@ public sealed partial class ConvolutionOps : OpFamily
     }
 
     /// <summary>The fused epilogue in NHWC terms (a residual given in NCHW is transposed).</summary>
-    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels) => FusedEpilogue(ctx, g, channels, null);
+    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels) =>
+        InNhwc(FusedOps.Parse(ctx, 2, channels, g.OutShape(channels)), g, channels);
 
-    /// <inheritdoc cref="FusedEpilogue(KernelContext, ConvGeometry, int)"/>
-    /// <param name="broadcastAdd">When given, a fused Add of a tensor that broadcasts (not of the output's shape) is left to the caller (see <see cref="FusedOps.Parse(KernelContext, int, int, int[], out Tensor?)"/>).</param>
-    private static Epilogue FusedEpilogue(KernelContext ctx, ConvGeometry g, int channels, StrongBox<Tensor?>? broadcastAdd)
-    {
-        Epilogue e;
-        if (broadcastAdd is null) e = FusedOps.Parse(ctx, 2, channels, g.OutShape(channels));
-        else
-        {
-            e = FusedOps.Parse(ctx, 2, channels, g.OutShape(channels), out var b);
-            broadcastAdd.Value = b;
-        }
-        if (g.Nchw && e.Residual is not null)
-            e = new Epilogue
-            {
-                Scale = e.Scale, Shift = e.Shift, Activation = e.Activation, LeakyAlpha = e.LeakyAlpha,
-                Residual = ConvGeometry.ToNhwc(e.Residual, g.OutShape(channels)),
-            };
-        return e;
-    }
+    /// <summary><paramref name="e"/> with its residual in NHWC order (it comes in the node's data_format).</summary>
+    private static Epilogue InNhwc(Epilogue e, ConvGeometry g, int channels) =>
+        g.Nchw && e.Residual is not null ? e.WithResidual(ConvGeometry.ToNhwc(e.Residual, g.OutShape(channels))) : e;
 
     /// <summary>
     /// The common set-up of the filter ops: a 4-D filter [kh, kw, in, ·] whose input channels match the
@@ -115,10 +100,10 @@ public sealed partial class ConvolutionOps : OpFamily
         int kdim = g.KH * g.KW * g.C;
         var input = InputNhwc(x, g);
         var packed = Prepared(ctx, 1, t => Gemm.PackB(false, kdim, cout, FloatConvert.ToFloat(t).As<float>(), 0, cout));
-        var broadcastAdd = new StrongBox<Tensor?>();
-        var epi = fused ? FusedEpilogue(ctx, g, cout, broadcastAdd) : new Epilogue();
+        Tensor? broadcastAdd = null;
+        var epi = fused ? InNhwc(FusedOps.Parse(ctx, 2, cout, g.OutShape(cout), out broadcastAdd), g, cout) : new Epilogue();
         long length = (long)g.N * g.OH * g.OW * cout;
-        if (broadcastAdd.Value is { } other)
+        if (broadcastAdd is { } other)
         {
             // A fused Add of a tensor that broadcasts: the convolution with what comes before the Add, then the Add
             // (to the broadcast shape) and the activation, as the unfused graph computes them.
@@ -217,7 +202,7 @@ public sealed partial class ConvolutionOps : OpFamily
                     // The GEMM stores partial sums before the epilogue adds the residual: keep this chunk's rows of it aside.
                     kept = ArrayPool<float>.Shared.Rent(rows * cout);
                     Array.Copy(output, outOff, kept, 0, rows * cout);
-                    e = new Epilogue { Scale = epi.Scale, Shift = epi.Shift, Residual = kept, ResidualBase = outOff, Activation = epi.Activation, LeakyAlpha = epi.LeakyAlpha };
+                    e = epi.WithResidual(kept, outOff);
                 }
                 try
                 {

@@ -3,6 +3,7 @@ using ModelOps.Core.Ops;
 using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
+using ModelOps.Core.Tests.Ops;
 using Xunit;
 
 namespace ModelOps.Core.Tests.Runtime;
@@ -14,23 +15,17 @@ namespace ModelOps.Core.Tests.Runtime;
 /// </summary>
 public class ResidualFusionTests
 {
-    private static float[] Rand(int n, int seed)
-    {
-        var r = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
-    }
-
     /// <summary>out = act(conv_k×k(x) + bias + side), side = Neg(s) (an intermediate: it may be written over), s of <paramref name="sideShape"/>.</summary>
     private static GraphDef Residual(int h, int cin, int cout, int k, int[] sideShape, string act = "Relu", bool convSecond = false)
     {
         var b = new GraphBuilder();
         b.Placeholder("x", DataType.DtFloat, 1, h, h, cin);
         b.Placeholder("s", DataType.DtFloat, sideShape.Select(d => (long)d).ToArray());
-        b.Const("w", Tensor.Create(Rand(k * k * cin * cout, 1), k, k, cin, cout));
+        b.Const("w", Tensor.Create(K.Random(k * k * cin * cout, 1), k, k, cin, cout));
         var c = b.Op("conv", "Conv2D", DataType.DtFloat, "x", "w");
         c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
         c.Attr["padding"] = Attr.String("SAME");
-        b.Const("b", Tensor.Create(Rand(cout, 2), cout));
+        b.Const("b", Tensor.Create(K.Random(cout, 2), cout));
         b.Op("bias", "BiasAdd", DataType.DtFloat, "conv", "b");
         b.Op("side", "Neg", DataType.DtFloat, "s");
         if (convSecond) b.Op("add", "AddV2", DataType.DtFloat, "side", "bias");
@@ -51,8 +46,8 @@ public class ResidualFusionTests
         {
             var feeds = new Dictionary<string, Tensor>
             {
-                ["x"] = Tensor.Create(Rand(h * h * cin, 10 + run), 1, h, h, cin),
-                ["s"] = Tensor.Create(Rand((int)Tensor.ElementCount(sideShape), 20 + run), sideShape),
+                ["x"] = Tensor.Create(K.Random(h * h * cin, 10 + run), 1, h, h, cin),
+                ["s"] = Tensor.Create(K.Random((int)Tensor.ElementCount(sideShape), 20 + run), sideShape),
             };
             var expected = plain.Run(feeds)["act"];
             Assert.True(pooled.Run(feeds)["act"].ContentEquals(expected));
@@ -84,7 +79,7 @@ public class ResidualFusionTests
         int[] side = [1, 12, 12, 16];
         var profile = new OpProfile();
         using var s = new GraphSession(Residual(12, 8, 16, 3, side), ["act"], new EngineOptions { Profile = profile });
-        s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(Rand(12 * 12 * 8, 1), 1, 12, 12, 8), ["s"] = Tensor.Create(Rand(12 * 12 * 16, 2), side) });
+        s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Create(K.Random(12 * 12 * 8, 1), 1, 12, 12, 8), ["s"] = Tensor.Create(K.Random(12 * 12 * 16, 2), side) });
         Assert.Contains("AddV2", profile.Entries.Select(e => e.Op));
     }
 

@@ -21,6 +21,12 @@ public sealed class Epilogue
 
     public bool IsEmpty => Scale is null && Shift is null && Residual is null && Activation == FusedActivation.None;
 
+    /// <summary>This epilogue with another residual (and where it starts in the output's index space); the rest unchanged.</summary>
+    public Epilogue WithResidual(float[]? residual, int residualBase = 0) => new()
+    {
+        Scale = Scale, Shift = Shift, Activation = Activation, LeakyAlpha = LeakyAlpha, Residual = residual, ResidualBase = residualBase,
+    };
+
     /// <summary>Applies the epilogue to rows [row0, row1) of a row-major [rows × cols] buffer.</summary>
     public unsafe void Apply(float[] c, int cOff, int row0, int row1, int cols)
     {

@@ -52,6 +52,9 @@ public static unsafe class Gemm
         Epilogue epilogue, int threads = 1)
     {
         if (!Activation.IsPiecewiseLinear(epilogue.Activation)) throw new ArgumentException("The in-GEMM epilogue takes piecewise-linear activations only.", nameof(epilogue));
+        // The residual is read through pointers: it must cover the whole block of C (at its ResidualBase).
+        if (m > 0 && epilogue.Residual is { } res && (cOff < epilogue.ResidualBase || (long)cOff + (long)(m - 1) * ldc + b.N - epilogue.ResidualBase > res.Length))
+            throw new ArgumentException("The epilogue's residual does not cover the output block.", nameof(epilogue));
         Run(transA, false, m, b.N, b.K, a, aOff, lda, b.Data, 0, b.N, b, c, cOff, ldc, false, threads, epilogue.IsEmpty ? null : epilogue);
     }
 
