@@ -35,8 +35,11 @@ public static class EngineBench
         Console.WriteLine($"{"model",-26} {"thr",3} {"b1 ms",8} {"ORT",7} {"ratio",6} {"cpu ms",8} {"ORT cpu",8} {"cpu ratio",9} {"b32 img/s",10} {"ORT",8} {"ratio",6}");
         var memory = new List<string>();
         var ratios = new Dictionary<int, List<(string Model, double Wall, double Cpu)>>();
+        // BENCH_MODELS=age,selfie compares only the models whose names contain one of those words.
+        var only = Environment.GetEnvironmentVariable("BENCH_MODELS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var (name, graph, feeds, outputs) in Models(corpus))
         {
+            if (only is { Length: > 0 } && !only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase))) continue;
             var batched = Batched(graph, feeds, Batch, out string? batchNote);
             foreach (int threads in all > 1 ? new[] { 1, all } : new[] { 1 })
             {

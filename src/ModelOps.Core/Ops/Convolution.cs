@@ -21,12 +21,15 @@ public sealed partial class ConvolutionOps : OpFamily
     public override void RegisterKernels(KernelRegistry r)
     {
         // Inputs are read by their geometry (never by their arrays' length); outputs are made with Tensor.Over.
+        // Conv2D and Conv2DBackpropInput read their filter only to pack it (once, while it is a constant): the plan
+        // may then let the decoded filter go. The depthwise kernels read a float32 filter as it is.
+        var packing = r.WithTraits(KernelTraits.SpareCapacity | KernelTraits.PreparesWeights);
+        packing.Add("Conv2D", ctx => Conv2D(ctx, fused: false));
+        packing.Add("_FusedConv2D", ctx => Conv2D(ctx, fused: true));
+        packing.Add("Conv2DBackpropInput", Conv2DBackpropInput);
         r = r.WithTraits(KernelTraits.SpareCapacity);
-        r.Add("Conv2D", ctx => Conv2D(ctx, fused: false));
-        r.Add("_FusedConv2D", ctx => Conv2D(ctx, fused: true));
         r.Add("DepthwiseConv2dNative", ctx => Depthwise(ctx, fused: false));
         r.Add("_FusedDepthwiseConv2dNative", ctx => Depthwise(ctx, fused: true));
-        r.Add("Conv2DBackpropInput", Conv2DBackpropInput);
     }
 
     private static float[] InputNhwc(Tensor x, ConvGeometry g)
@@ -68,26 +71,6 @@ public sealed partial class ConvolutionOps : OpFamily
         return g;
     }
 
-    /// <summary>Kernel state: a float32 filter input prepared once (packed for the GEMM, or converted) while it is a graph constant.</summary>
-    private sealed class FilterCache<T>(Tensor source, T value) where T : class
-    {
-        public Tensor Source { get; } = source;
-        public T Value { get; } = value;
-    }
-
-    /// <summary>
-    /// Input <paramref name="index"/> prepared by <paramref name="prepare"/>, cached in the context's State when
-    /// the input is a graph constant (same tensor object on every run), else prepared for this run only.
-    /// </summary>
-    private static T Prepared<T>(KernelContext ctx, int index, Func<Tensor, T> prepare) where T : class
-    {
-        var t = ctx.Input(index);
-        if (ctx.State is FilterCache<T> c && ReferenceEquals(c.Source, t)) return c.Value;
-        var v = prepare(t);
-        if (ctx.IsConstantInput(index)) ctx.State = new FilterCache<T>(t, v);
-        return v;
-    }
-
     // ------------------------------------------------------------------ Conv2D
 
     private static void Conv2D(KernelContext ctx, bool fused)
@@ -99,7 +82,7 @@ public sealed partial class ConvolutionOps : OpFamily
         int cout = f.Shape[3];
         int kdim = g.KH * g.KW * g.C;
         var input = InputNhwc(x, g);
-        var packed = Prepared(ctx, 1, t => Gemm.PackB(false, kdim, cout, FloatConvert.ToFloat(t).As<float>(), 0, cout));
+        var packed = ctx.Prepared(1, t => Gemm.PackB(false, kdim, cout, FloatConvert.ToFloat(t).As<float>(), 0, cout));
         Tensor? broadcastAdd = null;
         var epi = fused ? InNhwc(FusedOps.Parse(ctx, 2, cout, g.OutShape(cout), out broadcastAdd), g, cout) : new Epilogue();
         long length = (long)g.N * g.OH * g.OW * cout;
@@ -438,7 +421,7 @@ public sealed partial class ConvolutionOps : OpFamily
         int dm = f.Shape[3];
         int cout = g.C * dm;
         var input = InputNhwc(x, g);
-        var filter = f.DType == DataType.DtFloat ? f.As<float>() : Prepared(ctx, 1, t => FloatConvert.ToFloat(t).As<float>());
+        var filter = f.DType == DataType.DtFloat ? f.As<float>() : ctx.Prepared(1, t => FloatConvert.ToFloat(t).As<float>());
         var epi = fused ? FusedEpilogue(ctx, g, cout) : new Epilogue();
         var output = ctx.Allocate<float>((long)g.N * g.OH * g.OW * cout, clear: false);
         DepthwiseNhwc(input, filter, output, g, dm, epi, ctx.Options.IntraOpThreads);
@@ -889,7 +872,7 @@ public sealed partial class ConvolutionOps : OpFamily
         int kdim = g.KH * g.KW * cin;
         int pixels = g.OH * g.OW;
         // filterᵀ [cout × (kh, kw, ci)] packed for the GEMM, once per session while the filter is a constant
-        var packed = Prepared(ctx, 1, t => Gemm.PackB(true, cout, kdim, FloatConvert.ToFloat(t).As<float>(), 0, cout));
+        var packed = ctx.Prepared(1, t => Gemm.PackB(true, cout, kdim, FloatConvert.ToFloat(t).As<float>(), 0, cout));
         var result = ctx.Allocate<float>((long)g.N * g.H * g.W * cin, clear: true);
         int threads = ctx.Options.IntraOpThreads;
         int gemmThreads = g.N >= threads ? 1 : Math.Max(1, threads / Math.Max(1, g.N));

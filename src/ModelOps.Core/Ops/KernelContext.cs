@@ -41,6 +41,34 @@ public sealed class KernelContext : NodeAttributeReader
 
     public Tensor Input(int i) => i < Inputs.Length ? Inputs[i] : throw Error($"expects at least {i + 1} inputs but has {Inputs.Length}.");
 
+    /// <summary>
+    /// Input <paramref name="index"/> prepared by <paramref name="prepare"/> (packed, converted ...): when the input is a graph
+    /// constant, prepared on the first run and kept in <see cref="State"/> (which this kernel then uses for nothing else);
+    /// otherwise prepared for this run only. A kernel registered with <see cref="KernelTraits.PreparesWeights"/> reads
+    /// input 1's elements only through here, so the plan may then keep only that constant's shape.
+    /// </summary>
+    internal T Prepared<T>(int index, Func<Tensor, T> prepare) where T : class
+    {
+        var t = Input(index);
+        bool constant = IsConstantInput(index);
+        // The copy serves the tensor it was made from (held weakly, so the plan can let it go) or its shape-only stand-in.
+        if (constant && State is PreparedInput<T> kept && (t.IsShapeOnly || (kept.Source.TryGetTarget(out var source) && ReferenceEquals(source, t))))
+            return kept.Value;
+        if (t.IsShapeOnly)
+            throw new InvalidOperationException($"Node '{Node.Name}': input {index} was released as prepared, but no prepared copy is kept.");
+        var value = prepare(t);
+        if (constant) State = new PreparedInput<T>(value, new WeakReference<Tensor>(t));
+        return value;
+    }
+
+    /// <summary>True once <see cref="Prepared{T}"/> keeps a prepared copy of a constant input.</summary>
+    internal bool HoldsPrepared => State is PreparedBase;
+
+    private abstract record PreparedBase;
+
+    /// <summary>What <see cref="Prepared{T}"/> keeps (the prepared value only: the constant itself may be let go).</summary>
+    private sealed record PreparedInput<T>(T Value, WeakReference<Tensor> Source) : PreparedBase;
+
     public void SetOutput(int i, Tensor t) => Outputs[i] = t;
 
     // ---- output buffers: from the plan's buffer pool when the kernel runs in a plan, else new arrays ----

@@ -19,6 +19,14 @@ public enum KernelTraits
     /// buffers of exactly their outputs' size, and inputs copied to exact arrays when they sit in a longer buffer.
     /// </summary>
     SpareCapacity = 1,
+
+    /// <summary>
+    /// The kernel reads the elements of input 1 (its weights) only through <see cref="KernelContext.Prepared{T}"/>, which
+    /// keeps a prepared copy (a packed filter) when the input is a graph constant; otherwise it reads only that input's
+    /// dtype and shape. After a completed run, the plan keeps only the shape of a constant that is read by no other
+    /// kernel (<see cref="Tensors.Tensor.ShapeOnly"/>), so the session holds one copy of those weights, not two.
+    /// </summary>
+    PreparesWeights = 2,
 }
 
 /// <summary>Engine kernels by TensorFlow op name.</summary>

@@ -41,7 +41,7 @@ public sealed partial class MatMulOps : OpFamily
         if (a.DType == DataType.DtFloat && m > 4 && ctx.IsConstantInput(1))
         {
             // Constant weights: packed for the GEMM once per session.
-            var packed = PackedWeights(ctx, tb, k, n);
+            var packed = ctx.Prepared(1, w => Gemm.PackB(tb, k, n, w.As<float>(), 0, w.Shape[1]));
             var C = ctx.Allocate<float>((long)m * n, clear: false);
             Gemm.SgemmPacked(ta, m, a.As<float>(), 0, a.Shape[1], packed, C, 0, n, false, ctx.Options.IntraOpThreads);
             c = Tensor.Over(DataType.DtFloat, [m * n], C);
@@ -56,18 +56,6 @@ public sealed partial class MatMulOps : OpFamily
             c = FloatConvert.FromFloat(cf, a.DType);
         }
         ctx.SetOutput(0, c.Reshape(outShape));
-    }
-
-    private sealed record PackedState(Tensor Source, PackedB Packed);
-
-    /// <summary>op(B) of input 1 in the GEMM's panel layout, kept in the context's State while input 1 is the same constant tensor.</summary>
-    private static PackedB PackedWeights(KernelContext ctx, bool tb, int k, int n)
-    {
-        var b = ctx.Input(1);
-        if (ctx.State is PackedState s && ReferenceEquals(s.Source, b)) return s.Packed;
-        var packed = Gemm.PackB(tb, k, n, b.As<float>(), 0, b.Shape[1]);
-        ctx.State = new PackedState(b, packed);
-        return packed;
     }
 
     /// <summary>

@@ -36,6 +36,8 @@ internal sealed class PlanStep
     public bool[]? BackEdge { get; init; }
     /// <summary>The kernel is registered with <see cref="KernelTraits.SpareCapacity"/>: it may read and write buffers longer than its tensors.</summary>
     public bool SpareCapacity { get; init; }
+    /// <summary>The kernel is registered with <see cref="KernelTraits.PreparesWeights"/>: it reads input 1's elements only to prepare its own copy.</summary>
+    public bool PreparesWeights { get; init; }
 }
 
 internal enum ControlRole
@@ -173,18 +175,22 @@ internal sealed class ExecutionPlan
                 IsConstantEnter = role == ControlRole.Enter && node.Attr.TryGetValue("is_constant", out var ic) && ic.B,
                 BackEdge = role == ControlRole.Merge ? back.ToArray() : null,
                 SpareCapacity = (kernels.TraitsOf(node.Op) & KernelTraits.SpareCapacity) != 0,
+                PreparesWeights = (kernels.TraitsOf(node.Op) & KernelTraits.PreparesWeights) != 0,
             };
             slots += outCount;
             if (kind == StepKind.Constant)
             {
-                if (!constantCache.TryGetValue(gi, out var value))
+                lock (constantCache)
                 {
-                    value = node.Attr.TryGetValue("value", out var v) && v.Tensor is not null
-                        ? TensorProtoCodec.Decode(v.Tensor, $"value of Const node '{node.Name}'")
-                        : throw new ModelOpsException(ErrorIds.InvalidGraph, ErrorKind.InvalidData, $"Const node '{node.Name}' has no value attribute.", node.Name);
-                    constantCache[gi] = value;
+                    if (!constantCache.TryGetValue(gi, out var value))
+                    {
+                        value = node.Attr.TryGetValue("value", out var v) && v.Tensor is not null
+                            ? TensorProtoCodec.Decode(v.Tensor, $"value of Const node '{node.Name}'")
+                            : throw new ModelOpsException(ErrorIds.InvalidGraph, ErrorKind.InvalidData, $"Const node '{node.Name}' has no value attribute.", node.Name);
+                        constantCache[gi] = value;
+                    }
+                    step.Constant = value;
                 }
-                step.Constant = value;
             }
             _steps[s] = step;
         }
@@ -232,7 +238,54 @@ internal sealed class ExecutionPlan
         var fetchedStep = new HashSet<int>(_fetches.Select(f => f.Step));
         foreach (var (s, step) in _steps.Select((st, i) => (i, st)))
             step.Context.SpareCapacity = _pooling && step.SpareCapacity && !fetchedStep.Contains(s);
+        _constantCache = constantCache;
+        _preparedWeights = PreparedOnly(fetchedStep);
     }
+
+    // The session's decoded constants (shared by its plans) and the constant steps whose every reader keeps its own
+    // prepared copy: after the first completed run they keep only their shape (null once done, or when there are none).
+    private readonly Dictionary<int, Tensor> _constantCache = new();
+    private (int Step, int[] Readers)[]? _preparedWeights;
+
+    /// <summary>Constant steps, not fetched, read only as input 1 of kernels with <see cref="KernelTraits.PreparesWeights"/>, with those readers.</summary>
+    private (int Step, int[] Readers)[]? PreparedOnly(HashSet<int> fetched)
+    {
+        var readers = new Dictionary<int, List<int>>();
+        var disqualified = new HashSet<int>(fetched);
+        for (int s = 0; s < _steps.Length; s++)
+        {
+            var ins = _steps[s].DataInputs;
+            for (int i = 0; i < ins.Length; i++)
+            {
+                int src = ins[i].Step;
+                if (_steps[src].Kind != StepKind.Constant) continue;
+                if (i != 1 || !_steps[s].PreparesWeights || ins.Count(x => x.Step == src) > 1) disqualified.Add(src);
+                else (readers.TryGetValue(src, out var l) ? l : readers[src] = new List<int>()).Add(s);
+            }
+        }
+        var result = readers.Where(r => !disqualified.Contains(r.Key)).Select(r => (r.Key, r.Value.ToArray())).ToArray();
+        return result.Length == 0 ? null : result;
+    }
+
+    /// <summary>
+    /// After a completed run: each constant whose readers all hold their prepared copy keeps only its shape here, and
+    /// leaves the session's decoded constants (a plan made later decodes it again), so its elements can be collected.
+    /// </summary>
+    private void ReleasePreparedWeights()
+    {
+        foreach (var (s, readers) in _preparedWeights!)
+        {
+            var step = _steps[s];
+            if (step.Constant is not { IsShapeOnly: false } value || !readers.All(r => _steps[r].Context.HoldsPrepared)) continue;
+            step.Constant = Tensor.ShapeOnly(value);
+            lock (_constantCache)
+                if (_constantCache.TryGetValue(step.GraphIndex, out var cached) && ReferenceEquals(cached, value)) _constantCache.Remove(step.GraphIndex);
+        }
+        _preparedWeights = null;
+    }
+
+    /// <summary>The value a Const node of this plan holds now (a shape-only stand-in once released; tests).</summary>
+    internal Tensor? ConstantOf(string node) => _steps.FirstOrDefault(st => st.Kind == StepKind.Constant && st.Node.Name == node)?.Constant;
 
     /// <summary>The graph this plan runs (its node indices are the ones the plan uses).</summary>
     public TfGraph Graph { get; }
@@ -326,6 +379,7 @@ internal sealed class ExecutionPlan
                 }
             }
             completed = true;
+            if (_preparedWeights is not null) ReleasePreparedWeights();
         }
         finally
         {

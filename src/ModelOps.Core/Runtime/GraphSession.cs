@@ -115,6 +115,15 @@ public sealed class GraphSession : IInferenceSession
     /// <summary>The buffer pool of the plan for the default outputs (tests).</summary>
     internal BufferPool DefaultPool => _defaultPlan.Pool;
 
+    /// <summary>The plan for the default outputs (tests).</summary>
+    internal ExecutionPlan DefaultPlan => _defaultPlan;
+
+    /// <summary>The plan a run with these fetches uses (made now when it is new; tests).</summary>
+    internal ExecutionPlan PlanOf(params string[] fetches)
+    {
+        lock (_plans) return PlanFor(fetches);
+    }
+
     public void Dispose()
     {
         _disposed = true;

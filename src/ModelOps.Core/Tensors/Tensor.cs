@@ -45,6 +45,25 @@ public sealed class Tensor
     /// </summary>
     internal static Tensor Over(DataType dtype, int[] shape, Array data) => new(dtype, shape, data, spare: true);
 
+    private Tensor(Tensor of)
+    {
+        DType = of.DType;
+        Shape = of.Shape;
+        Length = of.Length;
+        Data = Array.CreateInstance(of.Data.GetType().GetElementType()!, 0);
+        IsShapeOnly = true;
+    }
+
+    /// <summary>
+    /// A stand-in for <paramref name="of"/> with its dtype and shape but no elements (an empty array): what an execution plan
+    /// keeps of a constant weight once every kernel reading it holds its own prepared copy (see
+    /// <see cref="Ops.KernelTraits.PreparesWeights"/>). Reading its elements fails loudly.
+    /// </summary>
+    internal static Tensor ShapeOnly(Tensor of) => new(of);
+
+    /// <summary>True for a <see cref="ShapeOnly"/> stand-in: the dtype and shape are real, the elements are gone.</summary>
+    internal bool IsShapeOnly { get; }
+
     public DataType DType { get; }
     public int[] Shape { get; }
     /// <summary>
@@ -58,7 +77,7 @@ public sealed class Tensor
     public int Length { get; }
 
     /// <summary>True when <see cref="Data"/> is longer than the tensor (an engine buffer shared over a run; internal to kernels).</summary>
-    internal bool HasSpareCapacity => Data.Length != Length * DType.Lanes();
+    internal bool HasSpareCapacity => !IsShapeOnly && Data.Length != Length * DType.Lanes();
 
     public T[] As<T>() => Data as T[] ?? throw new InvalidCastException(
         $"Tensor of {DType.Name()} stores {Data.GetType().Name}, not {typeof(T).Name}[].");
@@ -183,6 +202,7 @@ public sealed class Tensor
     /// <summary>This tensor, or a copy of it storing exactly its elements when its array is longer (see <see cref="HasSpareCapacity"/>).</summary>
     internal Tensor Exact()
     {
+        if (IsShapeOnly) throw new InvalidOperationException("A shape-only stand-in of a constant has no elements to copy.");
         if (!HasSpareCapacity) return this;
         int n = Length * DType.Lanes();
         var copy = Array.CreateInstance(Data.GetType().GetElementType()!, n);

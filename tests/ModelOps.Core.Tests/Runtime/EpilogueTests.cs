@@ -1,4 +1,5 @@
 using ModelOps.Core.Runtime.Kernels;
+using System.Runtime.Intrinsics;
 using Xunit;
 
 namespace ModelOps.Core.Tests.Runtime;
@@ -6,6 +7,25 @@ namespace ModelOps.Core.Tests.Runtime;
 /// <summary>Fused epilogues: act(x·scale + shift + residual) per row, every activation, against double precision.</summary>
 public class EpilogueTests
 {
+    [Fact]
+    public unsafe void PartialVec_moves_exactly_the_first_n_floats()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return; // the helper is only called on AVX machines
+        for (int n = 0; n < 8; n++)
+        {
+            var src = Enumerable.Range(1, 8).Select(i => (float)i).ToArray();
+            var dst = Enumerable.Repeat(-1f, 10).ToArray();
+            fixed (float* ps = src)
+            fixed (float* pd = dst)
+            {
+                var v = PartialVec.Load(ps, n);
+                for (int i = 0; i < 8; i++) Assert.Equal(i < n ? src[i] : 0f, v.GetElement(i));
+                PartialVec.Store(pd + 1, v + Vector256.Create(100f), n);
+            }
+            for (int i = 0; i < 10; i++) Assert.Equal(i >= 1 && i <= n ? src[i - 1] + 100f : -1f, dst[i]);
+        }
+    }
+
     private static double Act(FusedActivation act, double v, double alpha) => act switch
     {
         FusedActivation.None => v,
@@ -24,6 +44,10 @@ public class EpilogueTests
     [InlineData(7, 3)]
     [InlineData(5, 16)]
     [InlineData(3, 37)]
+    [InlineData(4, 9)]
+    [InlineData(2, 10)]
+    [InlineData(3, 14)]
+    [InlineData(2, 15)]
     public void EveryActivationWithScaleShiftAndResidual(int rows, int cols)
     {
         var rng = new Random(rows * 100 + cols);

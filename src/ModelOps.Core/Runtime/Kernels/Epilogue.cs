@@ -102,7 +102,7 @@ public sealed class Epilogue
 
     /// <summary>
     /// The block loop of <see cref="ApplyBlock"/> for one activation: 16 lanes at a time on AVX-512, then 8, then a
-    /// masked 8-lane tail (AVX), then scalars. Lane-wise v·scale + shift + res then act, in that order, on every
+    /// partial 8-lane tail (AVX, plain moves of 4, 2, 1), then scalars. Lane-wise v·scale + shift + res then act, in that order, on every
     /// path, so the vector width never changes a result.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -144,12 +144,12 @@ public sealed class Epilogue
                 }
                 if (j < cols && Avx.IsSupported)
                 {
-                    var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols - j)).AsSingle();
-                    var v = Avx.MaskLoad(row + j, mask);
-                    if (scale != null) v *= Avx.MaskLoad(scale + j, mask);
-                    if (shift != null) v += Avx.MaskLoad(shift + j, mask);
-                    if (rr != null) v += Avx.MaskLoad(rr + j, mask);
-                    Avx.MaskStore(row + j, mask, TAct.Apply(v, va));
+                    int n = cols - j;
+                    var v = PartialVec.Load(row + j, n);
+                    if (scale != null) v *= PartialVec.Load(scale + j, n);
+                    if (shift != null) v += PartialVec.Load(shift + j, n);
+                    if (rr != null) v += PartialVec.Load(rr + j, n);
+                    PartialVec.Store(row + j, TAct.Apply(v, va), n);
                     continue;
                 }
             }

@@ -236,7 +236,7 @@ public static unsafe class Gemm
                                 }
                                 else if (!transA && (Avx.IsSupported || (mrb == MR && nrb == nr)))
                                 {
-                                    // Edge tiles are stored with masks straight into C.
+                                    // Edge tiles are stored straight into C (partial rows through PartialVec).
                                     MicroRows(kc, A + (long)(ic + ir) * lda + pc, lda, mrb, nrb, bp, cp, ldc, acc, nr);
                                 }
                                 else
@@ -595,9 +595,8 @@ public static unsafe class Gemm
             Vector256.Store(v0, c);
             return;
         }
-        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols)).AsSingle();
-        if (acc) v0 += Avx.MaskLoad(c, mask);
-        Avx.MaskStore(c, mask, v0);
+        if (acc) v0 += PartialVec.Load(c, cols);
+        PartialVec.Store(c, v0, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using ModelOps.Core.Graph;
+using ModelOps.Core.Ops;
+using ModelOps.Core.Protos;
+using ModelOps.Core.Runtime;
+using ModelOps.Core.Tensors;
+using ModelOps.Core.Tests.Ops;
+using Xunit;
+
+namespace ModelOps.Core.Tests.Runtime;
+
+/// <summary>
+/// A constant filter read only by kernels that pack it (KernelTraits.PreparesWeights) is held once: after the first
+/// completed run the plan keeps only its shape and the decoded copy can be collected. Results stay the same bits.
+/// </summary>
+public class PreparedWeightsTests
+{
+    private const int H = 6, Cin = 8, Cout = 12;
+
+    private static readonly float[] Filter = K.Random(3 * 3 * Cin * Cout, 1);
+
+    /// <summary>
+    /// x → Conv2D(w) → Relu "out", and a second Conv2D of w → "out2"; <paramref name="extraReader"/> adds a third reader
+    /// of w ("neg": 0 − w); <paramref name="weightsFed"/> makes w a placeholder (the reference: nothing is prepared).
+    /// </summary>
+    private static GraphDef Graph(bool weightsFed = false, bool extraReader = false)
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, 1, H, H, Cin);
+        if (weightsFed) b.Placeholder("w", DataType.DtFloat, 3, 3, Cin, Cout);
+        else b.Const("w", Tensor.Create(Filter, 3, 3, Cin, Cout));
+        foreach (var (name, padding) in new[] { ("conv", "SAME"), ("conv2", "VALID") })
+        {
+            var c = b.Op(name, "Conv2D", DataType.DtFloat, "x", "w");
+            c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
+            c.Attr["padding"] = Attr.String(padding);
+        }
+        b.Op("out", "Relu", DataType.DtFloat, "conv");
+        b.Op("out2", "Relu", DataType.DtFloat, "conv2");
+        if (extraReader)
+        {
+            // w as input 1 of a kernel that reads its elements
+            b.Const("zero", Tensor.Create(new[] { 0f }, 1));
+            b.Op("neg", "Sub", DataType.DtFloat, "zero", "w");
+        }
+        return b.Graph;
+    }
+
+    private static Dictionary<string, Tensor> Feeds(int run, bool weightsFed = false)
+    {
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.Create(K.Random(H * H * Cin, 10 + run), 1, H, H, Cin) };
+        if (weightsFed) feeds["w"] = Tensor.Create(Filter, 3, 3, Cin, Cout);
+        return feeds;
+    }
+
+    /// <summary>A weak reference to the decoded filter the plan holds before its first run (no local keeps it alive).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<Tensor> DecodedFilter(ExecutionPlan plan)
+    {
+        var w = plan.ConstantOf("w");
+        Assert.NotNull(w);
+        Assert.False(w!.IsShapeOnly);
+        return new WeakReference<Tensor>(w);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_filter_read_only_by_convolutions_is_held_once_after_the_first_run(bool fuse)
+    {
+        string[] outputs = ["out", "out2"];
+        using var session = new GraphSession(Graph(), outputs, new EngineOptions { IntraOpThreads = 1, FuseContractions = fuse });
+        using var reference = new GraphSession(Graph(weightsFed: true), outputs, new EngineOptions { IntraOpThreads = 1, FuseContractions = fuse });
+        var decoded = DecodedFilter(session.DefaultPlan);
+        for (int run = 0; run < 3; run++)
+        {
+            var got = session.Run(Feeds(run));
+            var expected = reference.Run(Feeds(run, weightsFed: true));
+            foreach (var o in outputs) Assert.True(got[o].ContentEquals(expected[o]), $"run {run}, {o}: {got[o]} differs");
+            var held = session.DefaultPlan.ConstantOf("w")!;
+            Assert.True(held.IsShapeOnly);
+            Assert.Equal(new[] { 3, 3, Cin, Cout }, held.Shape);
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(decoded.TryGetTarget(out _), "the decoded filter is still referenced after the release");
+    }
+
+    [Fact]
+    public void A_filter_that_another_op_reads_or_a_fetch_returns_stays_whole()
+    {
+        foreach (var (graph, outputs) in new[] { (Graph(extraReader: true), new[] { "out", "neg" }), (Graph(), new[] { "out", "w" }) })
+        {
+            using var session = new GraphSession(graph, outputs, new EngineOptions { IntraOpThreads = 1 });
+            for (int run = 0; run < 2; run++)
+            {
+                var got = session.Run(Feeds(run));
+                Assert.False(session.DefaultPlan.ConstantOf("w")!.IsShapeOnly);
+                var w = got[outputs[1]].As<float>();
+                Assert.Equal(outputs[1] == "neg" ? Filter.Select(v => -v) : Filter, w);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_plan_made_after_the_release_decodes_the_filter_again()
+    {
+        using var session = new GraphSession(Graph(), ["out"], new EngineOptions { IntraOpThreads = 1 });
+        using var reference = new GraphSession(Graph(weightsFed: true), ["out", "out2"], new EngineOptions { IntraOpThreads = 1 });
+        session.Run(Feeds(0));
+        Assert.True(session.DefaultPlan.ConstantOf("w")!.IsShapeOnly);
+        // Another fetch set: a new plan on the same graph, whose constants come from the session's shared cache.
+        var plan = session.PlanOf("out", "out2");
+        Assert.False(plan.ConstantOf("w")!.IsShapeOnly);
+        var expected = reference.Run(Feeds(1, weightsFed: true));
+        var got = session.Run(Feeds(1), ["out", "out2"]);
+        Assert.True(got["out"].ContentEquals(expected["out"]));
+        Assert.True(got["out2"].ContentEquals(expected["out2"]));
+        Assert.True(session.Run(Feeds(1))["out"].ContentEquals(expected["out"]));
+    }
+
+    [Fact]
+    public void A_transposed_convolution_packs_its_filter_once_and_lets_it_go()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("dy", DataType.DtFloat, 1, H, H, Cout);
+        b.Const("sizes", Tensor.Create(new[] { 1, H, H, Cin }, 4));
+        b.Const("w", Tensor.Create(Filter, 3, 3, Cin, Cout));
+        var t = b.Op("up", "Conv2DBackpropInput", DataType.DtFloat, "sizes", "w", "dy");
+        t.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
+        t.Attr["padding"] = Attr.String("SAME");
+        using var session = new GraphSession(b.Graph, ["up"], new EngineOptions { IntraOpThreads = 1 });
+        var dy = Tensor.Create(K.Random(H * H * Cout, 3), 1, H, H, Cout);
+        var first = session.Run(new Dictionary<string, Tensor> { ["dy"] = dy })["up"];
+        Assert.True(session.DefaultPlan.ConstantOf("w")!.IsShapeOnly);
+        Assert.False(session.DefaultPlan.ConstantOf("sizes")!.IsShapeOnly); // read as input 0: the kernel reads its elements
+        Assert.True(session.Run(new Dictionary<string, Tensor> { ["dy"] = dy })["up"].ContentEquals(first));
+    }
+}
