@@ -41,6 +41,50 @@ public class EpilogueTests
     };
 
     [Theory]
+    [InlineData(3)]
+    [InlineData(10)]
+    [InlineData(15)]
+    [InlineData(33)]
+    public unsafe void ContiguousNarrowRowsGiveTheBitsOfRowByRow(int cols)
+    {
+        // Contiguous rows narrower than 64 run as one flat array with repeated scale/shift patterns; rows one column
+        // apart in memory (ldc = cols + 1) run row by row. Both must give the same bits, for every piecewise-linear act.
+        const int rows = 13;
+        var rng = new Random(cols);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 8 - 4)).ToArray();
+        var scale = R(cols);
+        var shift = R(cols);
+        var data = R(rows * cols);
+        var residual = R(rows * cols);
+        foreach (var act in new[] { FusedActivation.None, FusedActivation.Relu, FusedActivation.Relu6, FusedActivation.LeakyRelu })
+            foreach (var (withScale, withRes) in new[] { (true, true), (false, false), (false, true) })
+            {
+                var flat = (float[])data.Clone();
+                var strided = new float[rows * (cols + 1)];
+                var stridedRes = new float[rows * (cols + 1)];
+                for (int r = 0; r < rows; r++)
+                {
+                    Array.Copy(data, r * cols, strided, r * (cols + 1), cols);
+                    Array.Copy(residual, r * cols, stridedRes, r * (cols + 1), cols);
+                }
+                fixed (float* pf = flat)
+                fixed (float* ps = strided)
+                fixed (float* pScale = scale)
+                fixed (float* pShift = shift)
+                fixed (float* pRes = residual)
+                fixed (float* pStridedRes = stridedRes)
+                {
+                    Epilogue.ApplyBlock(pf, cols, rows, cols, withScale ? pScale : null, pShift, withRes ? pRes : null, act, 0.1f);
+                    Epilogue.ApplyBlock(ps, cols + 1, rows, cols, withScale ? pScale : null, pShift, withRes ? pStridedRes : null, act, 0.1f);
+                }
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < cols; j++)
+                        Assert.True(BitConverter.SingleToInt32Bits(flat[r * cols + j]) == BitConverter.SingleToInt32Bits(strided[r * (cols + 1) + j]),
+                            $"{act} scale={withScale} res={withRes} [{r},{j}]: {flat[r * cols + j]:R} vs {strided[r * (cols + 1) + j]:R}");
+            }
+    }
+
+    [Theory]
     [InlineData(7, 3)]
     [InlineData(5, 16)]
     [InlineData(3, 37)]

@@ -111,6 +111,11 @@ public sealed class Epilogue
         var va = Vector256.Create(alpha);
         var va512 = Vector512.Create(alpha);
         bool wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+        if (wide && ldc == cols && cols < 64 && (cols & 15) != 0 && rows > 1)
+        {
+            Flat<TAct>(c, rows, cols, scale, shift, res, alpha);
+            return;
+        }
         bool biasOnly = scale == null && res == null && shift != null;
         for (int r = 0; r < rows; r++)
         {
@@ -161,6 +166,54 @@ public sealed class Epilogue
                 if (rr != null) v += rr[j];
                 row[j] = TAct.Apply(v, alpha);
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Block{TAct}"/> for contiguous rows narrower than 64 columns and not a multiple of 16 (a 1×1 convolution
+    /// to 10 channels): the rows run as one flat array, 16 lanes at a time, with the scale and shift repeated into lane
+    /// patterns (one per phase of the row), instead of one short row at a time with a partial tail each. Same lane-wise
+    /// operations in the same order, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Flat<TAct>(float* c, int rows, int cols, float* scale, float* shift, float* res, float alpha) where TAct : struct, IAct
+    {
+        // pattern[p + i] = vector[(p + i) % cols]: 16 lanes starting at any phase p < cols.
+        int span = cols + 16;
+        float* sc = null, sh = null;
+        if (scale != null)
+        {
+            float* pattern = stackalloc float[span];
+            for (int i = 0; i < span; i++) pattern[i] = scale[i % cols];
+            sc = pattern;
+        }
+        if (shift != null)
+        {
+            float* pattern = stackalloc float[span];
+            for (int i = 0; i < span; i++) pattern[i] = shift[i % cols];
+            sh = pattern;
+        }
+        var va = Vector512.Create(alpha);
+        long total = (long)rows * cols, f = 0;
+        int p = 0;
+        for (; f <= total - 16; f += 16)
+        {
+            var v = Vector512.Load(c + f);
+            if (sc != null) v *= Vector512.Load(sc + p);
+            if (sh != null) v += Vector512.Load(sh + p);
+            if (res != null) v += Vector512.Load(res + f);
+            TAct.Apply(v, va).Store(c + f);
+            p += 16;
+            while (p >= cols) p -= cols;
+        }
+        for (; f < total; f++)
+        {
+            float v = c[f];
+            if (sc != null) v *= sc[p];
+            if (sh != null) v += sh[p];
+            if (res != null) v += res[f];
+            c[f] = TAct.Apply(v, alpha);
+            if (++p == cols) p = 0;
         }
     }
 
