@@ -185,7 +185,8 @@ public static unsafe class Gemm
         int nc = nr * NCBlocks;
         int packASize = MC * KC;
         int packBSize = nc * KC;
-        var packA = t_packA ??= GC.AllocateUninitializedArray<float>(packASize, pinned: true);
+        // Only a transposed A is packed (a row-major A is read in place): most threads never need the 147 KB.
+        var packA = transA ? t_packA ??= GC.AllocateUninitializedArray<float>(packASize, pinned: true) : null;
         var packB = t_packB;
         if (packed is null && (packB is null || packB.Length < packBSize)) packB = t_packB = GC.AllocateUninitializedArray<float>(packBSize, pinned: true);
         Span<float> tile = stackalloc float[MR * 32];
