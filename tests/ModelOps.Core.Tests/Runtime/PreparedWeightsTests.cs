@@ -121,6 +121,28 @@ public class PreparedWeightsTests
     }
 
     [Fact]
+    public void The_rewritten_plan_shares_the_nodes_the_rewrite_left_alone()
+    {
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, 1, H, H, Cin);
+        b.Const("w", Tensor.Create(Filter, 3, 3, Cin, Cout));
+        var c = b.Op("conv", "Conv2D", DataType.DtFloat, "x", "w");
+        c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
+        c.Attr["padding"] = Attr.String("SAME");
+        b.Const("bias", Tensor.Create(K.Random(Cout, 2), Cout));
+        b.Op("biased", "BiasAdd", DataType.DtFloat, "conv", "bias");
+        b.Op("out", "Relu", DataType.DtFloat, "biased");
+        b.Op("neg", "Neg", DataType.DtFloat, "out");
+        var graph = b.Graph;
+        using var session = new GraphSession(graph, ["neg"], new EngineOptions { IntraOpThreads = 1 });
+        var planned = session.DefaultPlan.Graph;
+        Assert.Equal("_FusedConv2D", planned.Find("out")!.Op); // conv + bias + Relu fused: a new node
+        foreach (var name in new[] { "x", "w", "bias", "neg" })
+            Assert.Same(graph.Node.Single(n => n.Name == name), planned.Find(name));
+        Assert.NotSame(graph.Node.Single(n => n.Name == "out"), planned.Find("out"));
+    }
+
+    [Fact]
     public void A_transposed_convolution_packs_its_filter_once_and_lets_it_go()
     {
         var b = new GraphBuilder();
