@@ -10,10 +10,11 @@ using Xunit;
 namespace ModelOps.Core.Tests.Runtime;
 
 /// <summary>
-/// A constant filter read only by kernels that pack it (KernelTraits.PreparesWeights) is held once: after the first
-/// completed run the plan keeps only its shape and the decoded copy can be collected. Results stay the same bits.
+/// What a session holds besides activations. A constant filter read only by kernels that pack it
+/// (KernelTraits.PreparesWeights) is held once: after the first completed run the plan keeps only its shape and the
+/// decoded copy can be collected (results stay the same bits). The rewritten graph shares the nodes it left unchanged.
 /// </summary>
-public class PreparedWeightsTests
+public class SessionMemoryTests
 {
     private const int H = 6, Cin = 8, Cout = 12;
 
