@@ -29,4 +29,7 @@ public static class EngineErrorIds
 
     /// <summary>The session was used after Dispose.</summary>
     public const string SessionDisposed = "SessionDisposed";
+
+    /// <summary>A run needs a constant whose value the session released from its graph (<see cref="Ops.EngineOptions.ReleaseGraphConstants"/>).</summary>
+    public const string ConstantReleased = "ConstantReleased";
 }

@@ -74,7 +74,8 @@ internal sealed class ExecutionPlan
     /// <summary>The pool recycling this plan's intermediate arrays (flat plans only; control-flow plans do not pool).</summary>
     internal BufferPool Pool => _pool;
 
-    public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache)
+    public ExecutionPlan(TfGraph graph, string[] fetches, KernelRegistry kernels, EngineOptions options, Dictionary<int, Tensor> constantCache,
+        IReadOnlySet<NodeDef>? releasedConstants = null)
     {
         Graph = graph;
         _fetchNames = fetches;
@@ -184,6 +185,10 @@ internal sealed class ExecutionPlan
                 {
                     if (!constantCache.TryGetValue(gi, out var value))
                     {
+                        if (releasedConstants is not null && releasedConstants.Contains(node))
+                            throw new ModelOpsException(EngineErrorIds.ConstantReleased, ErrorKind.InvalidOperation,
+                                $"Const node '{node.Name}' was released from this session's graph after its first run (EngineOptions.ReleaseGraphConstants); " +
+                                "run these outputs in a session made without that option.", node.Name);
                         value = node.Attr.TryGetValue("value", out var v) && v.Tensor is not null
                             ? TensorProtoCodec.Decode(v.Tensor, $"value of Const node '{node.Name}'")
                             : throw new ModelOpsException(ErrorIds.InvalidGraph, ErrorKind.InvalidData, $"Const node '{node.Name}' has no value attribute.", node.Name);
@@ -283,6 +288,9 @@ internal sealed class ExecutionPlan
         }
         _preparedWeights = null;
     }
+
+    /// <summary>The Const nodes whose values this plan holds (decoded, or shape-only with the readers' prepared copies).</summary>
+    internal IEnumerable<NodeDef> ConstantNodes => _steps.Where(st => st.Kind == StepKind.Constant && st.Constant is not null).Select(st => st.Node);
 
     /// <summary>The value a Const node of this plan holds now (a shape-only stand-in once released; tests).</summary>
     internal Tensor? ConstantOf(string node) => _steps.FirstOrDefault(st => st.Kind == StepKind.Constant && st.Node.Name == node)?.Constant;

@@ -31,6 +31,9 @@ public sealed class GraphSession : IInferenceSession
     private readonly Dictionary<int, Tensor> _fusedConstants = new();
     private readonly ExecutionPlan _defaultPlan;
     private readonly string[] _defaultFetches;
+    // Const nodes whose values EngineOptions.ReleaseGraphConstants removed from the graph (plans made later must not decode them).
+    private readonly HashSet<NodeDef> _releasedConstants = new(ReferenceEqualityComparer.Instance);
+    private bool _constantsReleased;
     private bool _disposed;
 
     public GraphSession(GraphDef graph, IReadOnlyList<string>? outputs = null, EngineOptions? options = null)
@@ -77,7 +80,7 @@ public sealed class GraphSession : IInferenceSession
     /// <summary>The outputs computed when Run is given no fetches.</summary>
     public IReadOnlyList<TensorSpec> Outputs { get; }
 
-    /// <summary>The graph being run.</summary>
+    /// <summary>The graph being run (with <see cref="EngineOptions.ReleaseGraphConstants"/>, without the values it released).</summary>
     public GraphDef Graph => _graph.Def;
 
     /// <summary>
@@ -95,6 +98,7 @@ public sealed class GraphSession : IInferenceSession
         lock (plan)
         {
             var values = plan.Execute(fed);
+            if (Options.ReleaseGraphConstants && !_constantsReleased && ReferenceEquals(plan, _defaultPlan)) ReleaseGraphConstants(plan);
             var result = new Dictionary<string, Tensor>(names.Length, StringComparer.Ordinal);
             for (int i = 0; i < names.Length; i++) result[names[i]] = values[i];
             return result;
@@ -110,6 +114,24 @@ public sealed class GraphSession : IInferenceSession
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (int i = 0; i < inputs.Length; i++) feeds[Inputs[i].Name] = inputs[i];
         return Run(feeds);
+    }
+
+    /// <summary>
+    /// Removes from the graph the values of the constants <paramref name="plan"/> holds (EngineOptions.ReleaseGraphConstants):
+    /// each keeps its dtype and shape, so the graph still describes the model; the element bytes can be collected.
+    /// </summary>
+    private void ReleaseGraphConstants(ExecutionPlan plan)
+    {
+        lock (_plans)
+        {
+            foreach (var node in plan.ConstantNodes)
+            {
+                if (!node.Attr.TryGetValue("value", out var v) || v.Tensor is not { } t) continue;
+                node.Attr["value"] = new AttrValue { Tensor = new TensorProto { Dtype = t.Dtype, TensorShape = t.TensorShape } };
+                _releasedConstants.Add(node);
+            }
+            _constantsReleased = true;
+        }
     }
 
     /// <summary>The buffer pool of the plan for the default outputs (tests).</summary>
@@ -146,8 +168,8 @@ public sealed class GraphSession : IInferenceSession
         // so it produces that node's value); a fetch of a node folded away is planned on the graph as given.
         bool fused = _fused is not null && fetches.All(f => TensorName.Parse(f).Node is { } n && _fused.Find(n) is not null);
         plan = fused
-            ? new ExecutionPlan(_fused!, fetches, _kernels, Options, _fusedConstants)
-            : new ExecutionPlan(_graph, fetches, _kernels, Options, _constants);
+            ? new ExecutionPlan(_fused!, fetches, _kernels, Options, _fusedConstants, _releasedConstants)
+            : new ExecutionPlan(_graph, fetches, _kernels, Options, _constants, _releasedConstants);
         _plans[key] = plan;
         return plan;
     }

@@ -46,8 +46,11 @@ public static class InferenceSessions
     /// </summary>
     /// <param name="profile">When given, the managed engines (graph and TFLite) record per-op-type kernel times into it
     /// (ONNX Runtime ignores it).</param>
+    /// <param name="releaseGraphConstants">For a TensorFlow graph on the managed engine: the session drops the constant values
+    /// from the graph it read once its first run for <paramref name="outputs"/> holds them (<see cref="EngineOptions.ReleaseGraphConstants"/>),
+    /// so the weights are in memory once; runs must then ask for those outputs (or none).</param>
     public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
-        InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null)
+        InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null, bool releaseGraphConstants = false)
     {
         if (engine == InferenceEngine.OnnxRuntime)
         {
@@ -69,7 +72,10 @@ public static class InferenceSessions
         if (dequantize)
             throw new ModelOpsException("DequantizeNotApplicable", ErrorKind.InvalidArgument,
                 $"-Dequantize applies to quantized .tflite models; '{path}' is a TensorFlow graph, whose inputs and outputs are already real values.", path);
-        var options = new EngineOptions { IntraOpThreads = intraOpThreads ?? EngineOptions.Default.IntraOpThreads, Profile = profile };
+        var options = new EngineOptions
+        {
+            IntraOpThreads = intraOpThreads ?? EngineOptions.Default.IntraOpThreads, Profile = profile, ReleaseGraphConstants = releaseGraphConstants,
+        };
         return new GraphSession(ModelReader.ReadGraphDef(path), outputs, options);
     }
 

@@ -195,7 +195,8 @@ public sealed class InvokeTfInferenceCommand : ModelOpsCmdlet
             WriteVerbose($"Loading and planning {full}");
             _profile = Measure ? new OpProfile() : null;
             _warmedUp = false;
-            _session = InferenceSessions.Open(full, Output is { Length: > 0 } ? Output : null, Dequantize, Engine, IntraOpThreads, _profile);
+            // The session reads the graph itself and every run asks for the same outputs: it may keep the weights once.
+            _session = InferenceSessions.Open(full, Output is { Length: > 0 } ? Output : null, Dequantize, Engine, IntraOpThreads, _profile, releaseGraphConstants: true);
         }
         finally
         {

@@ -143,6 +143,67 @@ public class SessionMemoryTests
         Assert.NotSame(graph.Node.Single(n => n.Name == "out"), planned.Find("out"));
     }
 
+    /// <summary>A weak reference to the TensorProto holding node <paramref name="name"/>'s value (no local keeps it alive).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<TensorProto> Payload(GraphDef graph, string name) =>
+        new(graph.Node.Single(n => n.Name == name).Attr["value"].Tensor);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_session_that_owns_its_graph_releases_the_constants_it_holds(bool fuse)
+    {
+        var graph = Graph(extraReader: true);
+        var payloads = new[] { "w", "zero" }.Select(n => Payload(graph, n)).ToArray();
+        using var reference = new GraphSession(Graph(extraReader: true), ["out", "neg"], new EngineOptions { IntraOpThreads = 1, FuseContractions = fuse });
+        using var session = new GraphSession(graph, ["out", "neg"], new EngineOptions { IntraOpThreads = 1, FuseContractions = fuse, ReleaseGraphConstants = true });
+        for (int run = 0; run < 3; run++)
+        {
+            var got = session.Run(Feeds(run));
+            var expected = reference.Run(Feeds(run));
+            foreach (var o in new[] { "out", "neg" }) Assert.True(got[o].ContentEquals(expected[o]), $"run {run}, {o} differs");
+            // The graph keeps the constants' dtype and shape, not their elements.
+            foreach (var name in new[] { "w", "zero" })
+            {
+                var t = session.Graph.Node.Single(n => n.Name == name).Attr["value"].Tensor;
+                Assert.Equal(DataType.DtFloat, t.Dtype);
+                Assert.True(t.TensorContent.IsEmpty && t.FloatVal.Count == 0, $"{name} still has its elements");
+            }
+            Assert.Equal(new long[] { 3, 3, Cin, Cout }, session.Graph.Node.Single(n => n.Name == "w").Attr["value"].Tensor.TensorShape.Dim.Select(d => d.Size));
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.All(payloads, p => Assert.False(p.TryGetTarget(out _), "a released value is still referenced"));
+        // Other outputs: w is still held decoded (Sub reads it), so a plan of out2 takes it from the session.
+        var again = session.Run(Feeds(0), ["out2"]);
+        Assert.True(again["out2"].ContentEquals(reference.Run(Feeds(0), ["out2"])["out2"]));
+    }
+
+    [Fact]
+    public void A_plan_that_needs_a_released_constant_says_so()
+    {
+        // w is read only by the convolution: after the first run only its packed copy exists, nowhere to decode it from.
+        using var session = new GraphSession(Graph(), ["out"], new EngineOptions { IntraOpThreads = 1, ReleaseGraphConstants = true });
+        session.Run(Feeds(0));
+        var e = Assert.Throws<ModelOps.Core.Errors.ModelOpsException>(() => session.Run(Feeds(0), ["out2"]));
+        Assert.Equal(EngineErrorIds.ConstantReleased, e.ErrorId);
+        Assert.Contains("'w'", e.Message);
+        Assert.True(session.Run(Feeds(0), ["x"])["x"].ContentEquals(Feeds(0)["x"])); // needs no constant
+        Assert.True(session.Run(Feeds(1), ["out"])["out"].Length > 0); // the default outputs still run
+    }
+
+    [Fact]
+    public void Without_the_option_the_given_graph_is_left_alone()
+    {
+        var graph = Graph();
+        var before = graph.Clone();
+        using var session = new GraphSession(graph, ["out", "out2"], new EngineOptions { IntraOpThreads = 1 });
+        for (int run = 0; run < 2; run++) session.Run(Feeds(run));
+        Assert.Equal(before, graph);
+        Assert.True(session.Run(Feeds(0), ["out"])["out"].Length > 0);
+    }
+
     [Fact]
     public void A_transposed_convolution_packs_its_filter_once_and_lets_it_go()
     {
