@@ -69,6 +69,7 @@ public sealed partial class PoolingOps : OpFamily
     private interface IPoolOp
     {
         static abstract float Init { get; }
+        static abstract Vector512<float> Join(Vector512<float> acc, Vector512<float> v);
         static abstract Vector256<float> Join(Vector256<float> acc, Vector256<float> v);
         static abstract float Join(float acc, float v);
     }
@@ -78,6 +79,10 @@ public sealed partial class PoolingOps : OpFamily
         public static float Init => float.NegativeInfinity;
 
         // NaN sticks: maxps gives its second operand (v) when either is NaN, and a NaN acc is kept.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Join(Vector512<float> acc, Vector512<float> v) =>
+            Vector512.ConditionalSelect(Vector512.Equals(acc, acc), Avx512F.Max(acc, v), acc);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Join(Vector256<float> acc, Vector256<float> v) =>
             Vector256.ConditionalSelect(Vector256.Equals(acc, acc), Avx.IsSupported ? Avx.Max(acc, v) : Vector256.Max(acc, v), acc);
@@ -91,6 +96,9 @@ public sealed partial class PoolingOps : OpFamily
         public static float Init => 0f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Join(Vector512<float> acc, Vector512<float> v) => acc + v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Join(Vector256<float> acc, Vector256<float> v) => acc + v;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,7 +107,8 @@ public sealed partial class PoolingOps : OpFamily
 
     /// <summary>
     /// One output row. Per output pixel the channels go 32 at a time in four registers (the window walked once
-    /// per 32 channels), then 8 at a time, then one by one; the average scales by 1 / in-bounds count.
+    /// per 32 channels), then 16 in one 16-lane register on AVX-512, then 8 at a time, then one by one; the average
+    /// scales by 1 / in-bounds count. Every lane joins the same values in the same order on every path.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PoolRow<TOp>(float[] input, float[] output, ConvGeometry g, int row) where TOp : struct, IPoolOp
@@ -110,6 +119,7 @@ public sealed partial class PoolingOps : OpFamily
         int ih0 = oh * g.SH - g.PadTop;
         int h0 = Math.Max(0, ih0), h1 = Math.Min(g.H, ih0 + g.KH);
         bool vec = Vector256.IsHardwareAccelerated;
+        bool wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
         bool avg = typeof(TOp) == typeof(AvgOp);
         long rowStride = (long)W * c;
         fixed (float* pin = input)
@@ -147,6 +157,20 @@ public sealed partial class PoolingOps : OpFamily
                         a1.Store(o + ch + 8);
                         a2.Store(o + ch + 16);
                         a3.Store(o + ch + 24);
+                    }
+                    if (wide && ch + 16 <= c)
+                    {
+                        // 16 channels left (16 or 48 in all): one walk of the window with a 16-lane register instead of two.
+                        // (32-channel blocks stay in 8-lane registers: 16-lane loads straddle cache lines in unaligned arrays.)
+                        var acc = Vector512.Create(TOp.Init);
+                        for (int ih = h0; ih < h1; ih++)
+                        {
+                            float* p = win + (ih - h0) * rowStride + ch;
+                            for (int iw = w0; iw < w1; iw++, p += c) acc = TOp.Join(acc, Vector512.Load(p));
+                        }
+                        if (avg && count > 0) acc *= Vector512.Create(inv);
+                        acc.Store(o + ch);
+                        ch += 16;
                     }
                     for (; ch + 8 <= c; ch += 8)
                     {

@@ -91,11 +91,11 @@ public class PoolingTests
     [Fact]
     public void RandomPoolsMatchNaive()
     {
-        // channels below, at and above the 8-lane vector width and the 32-channel register block (32 + 8 + tail);
-        // non-square windows; SAME with asymmetric padding.
+        // channels below, at and above the 8-lane vector width, the 16-lane register (AVX-512) and the 32-channel
+        // register block (32 + 16 + 8 + tail); non-square windows; SAME with asymmetric padding.
         var rnd = new Random(17);
         int t = 0;
-        foreach (int c in new[] { 1, 3, 8, 13, 21, 32, 45, 70 })
+        foreach (int c in new[] { 1, 3, 8, 13, 16, 21, 32, 45, 59, 70 })
             for (int rep = 0; rep < 4; rep++, t++)
             {
                 int n = 1 + rep % 2, h = 2 + rnd.Next(9), w = 2 + rnd.Next(9), kh = 1 + rnd.Next(3), kw = 1 + rnd.Next(4), sh = 1 + rnd.Next(2), sw = 1 + rnd.Next(3);
@@ -136,5 +136,13 @@ public class PoolingTests
         r = K.Run1("MaxPool", P("VALID", 2, 2), K.F(x, 1, 4, 4, c)).As<float>();
         K.Close(NaivePool(x, 1, 4, 4, c, 2, 2, 2, 2, 2, 2, 0, 0, true), r);
         Assert.True(float.IsNaN(r[17]) && float.IsNaN(r[3 * c + 35]) && !float.IsNaN(r[c + 17]));
+
+        c = 18; // one 16-lane register (AVX-512; two 8-lane vectors elsewhere), 2 tail channels
+        x = K.Random(4 * 4 * c, 5);
+        x[(0 * 4 + 1) * c + 5] = float.NaN; // window (0,0), its second element
+        x[(2 * 4 + 2) * c + 13] = float.NaN; // window (1,1), its first element
+        r = K.Run1("MaxPool", P("VALID", 2, 2), K.F(x, 1, 4, 4, c)).As<float>();
+        K.Close(NaivePool(x, 1, 4, 4, c, 2, 2, 2, 2, 2, 2, 0, 0, true), r);
+        Assert.True(float.IsNaN(r[5]) && float.IsNaN(r[3 * c + 13]) && !float.IsNaN(r[c + 5]) && !float.IsNaN(r[13]));
     }
 }
