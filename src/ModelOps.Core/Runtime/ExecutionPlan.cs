@@ -79,6 +79,7 @@ internal sealed class ExecutionPlan
     {
         Graph = graph;
         _fetchNames = fetches;
+        _constantCache = constantCache;
         _pooling = options.PoolHoldFactor > 0;
         _reuseOutputs = _pooling && options.ReuseOutputBuffers;
         _pool.HoldFactor = options.PoolHoldFactor;
@@ -243,13 +244,13 @@ internal sealed class ExecutionPlan
         var fetchedStep = new HashSet<int>(_fetches.Select(f => f.Step));
         foreach (var (s, step) in _steps.Select((st, i) => (i, st)))
             step.Context.SpareCapacity = _pooling && step.SpareCapacity && !fetchedStep.Contains(s);
-        _constantCache = constantCache;
         _preparedWeights = PreparedOnly(fetchedStep);
     }
 
     // The session's decoded constants (shared by its plans) and the constant steps whose every reader keeps its own
-    // prepared copy: after the first completed run they keep only their shape (null once done, or when there are none).
-    private readonly Dictionary<int, Tensor> _constantCache = new();
+    // prepared copy: after the first completed run they keep only their shape (null once done, when there are none,
+    // and in control-flow plans).
+    private readonly Dictionary<int, Tensor> _constantCache;
     private (int Step, int[] Readers)[]? _preparedWeights;
 
     /// <summary>Constant steps, not fetched, read only as input 1 of kernels with <see cref="KernelTraits.PreparesWeights"/>, with those readers.</summary>

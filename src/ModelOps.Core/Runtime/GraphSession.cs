@@ -206,7 +206,8 @@ public sealed class GraphSession : IInferenceSession
     /// <summary>
     /// Puts the given graph's own NodeDef in place of every rewritten node equal to it (the passes work on copies):
     /// the session then holds one copy of the nodes the rewrite left alone, not two (half a megabyte of names and
-    /// attributes on the small corpus models). Nodes are never modified after planning.
+    /// attributes on the small corpus models). Nodes are not modified after planning, except by
+    /// <see cref="ReleaseGraphConstants"/>, which then clears a shared Const in both graphs at once (as it should).
     /// </summary>
     private static void ShareUnchangedNodes(GraphDef rewritten, TfGraph original)
     {
