@@ -253,19 +253,34 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int rowsTotal = g.N * g.OH;
         long work = (long)g.OW * cout * g.KH * g.KW * g.C;
+        // A bias and a piecewise-linear activation go onto the 32-wide register tiles before they are stored (the bias
+        // padded to whole panels); anything else runs over each output row afterwards.
+        float[]? bias = FuseWindowedEpilogue && filter.Nr == 32 && epi.Scale is null && epi.Residual is null && epi.Shift is { } shift
+            && Activation.IsPiecewiseLinear(epi.Activation) ? Padded(shift, cout, filter.NPad) : null;
         KernelParallel.For(threads, rowsTotal, work, minWorkPerChunk: ParallelMinMacs, body: (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
             {
-                WindowedRow(input, filter, output, g, cout, r);
-                epi.Apply(output, 0, r * g.OW, (r + 1) * g.OW, cout);
+                WindowedRow(input, filter, output, g, cout, r, bias is null ? null : epi, bias);
+                if (bias is null) epi.Apply(output, 0, r * g.OW, (r + 1) * g.OW, cout);
             }
         });
     }
 
+    /// <summary>Off: the windowed path runs the epilogue over each output row after the tiles (tests and benchmarks compare the two).</summary>
+    internal static bool FuseWindowedEpilogue = true;
+
+    /// <summary>The first <paramref name="n"/> values of <paramref name="v"/> followed by zeros up to <paramref name="length"/> (whole filter panels).</summary>
+    private static float[] Padded(float[] v, int n, int length)
+    {
+        var p = new float[length];
+        Array.Copy(v, p, n);
+        return p;
+    }
+
     /// <summary>Output row r (image r / OH, row r % OH) of <see cref="Windowed"/>, before the epilogue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void WindowedRow(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r)
+    private static unsafe void WindowedRow(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r, Epilogue? fused = null, float[]? bias = null)
     {
         int C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OW = g.OW, OH = g.OH;
         int run = KW * C;
@@ -284,6 +299,7 @@ public sealed partial class ConvolutionOps : OpFamily
         fixed (float* pin = input)
         fixed (float* pb = filter.Data)
         fixed (float* pout = output)
+        fixed (float* pbias = bias)
         {
             int n = r / OH, oh = r % OH;
             int ih0 = oh * g.SH - g.PadTop;
@@ -307,7 +323,18 @@ public sealed partial class ConvolutionOps : OpFamily
                     float* c = orow + (long)o0 * cout + j * nr;
                     int cols = Math.Min(nr, cout - j * nr);
                     if (nr == 16) Gemm.MicroRows12x16(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols);
-                    else Gemm.ConvRows6x32(taps, tapStride, run, a, lda, b, ldb, c, cout, cols);
+                    else if (fused is null) Gemm.ConvRows6x32<Epilogue.NoAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, null, 0);
+                    else
+                    {
+                        float* pj = pbias + j * nr;
+                        switch (fused.Activation)
+                        {
+                            case FusedActivation.Relu: Gemm.ConvRows6x32<Epilogue.ReluAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
+                            case FusedActivation.Relu6: Gemm.ConvRows6x32<Epilogue.Relu6Act>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
+                            case FusedActivation.LeakyRelu: Gemm.ConvRows6x32<Epilogue.LeakyAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
+                            default: Gemm.ConvRows6x32<Epilogue.NoAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
+                        }
+                    }
                 }
             }
             for (int ow = 0; ow < OW; ow++)
@@ -348,6 +375,9 @@ public sealed partial class ConvolutionOps : OpFamily
                         for (int q = 0; q < cols; q++) o[q] = tmp[q];
                     }
                 }
+                // The fused epilogue's share of a border pixel (the tiles applied theirs in registers).
+                if (fused is not null)
+                    Epilogue.ApplyBlock(orow + (long)ow * cout, cout, 1, cout, null, pbias, null, fused.Activation, fused.LeakyAlpha);
             }
         }
     }

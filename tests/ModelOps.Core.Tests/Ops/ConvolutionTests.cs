@@ -146,6 +146,48 @@ public class ConvolutionTests
             Assert.True(windowed > 100, $"only {windowed} of {t} cases took the windowed path");
     }
 
+    [SkippableFact]
+    public void WindowedTilesApplyBiasAndActivationWithTheBitsOfTheRowPass()
+    {
+        // 32-wide filter panels take the bias and a piecewise-linear activation in the register tiles before storing
+        // (border pixels and the shifted-back last tile included); the same convolution with the epilogue run over each
+        // output row afterwards must give the same bits. 40 output channels leave a partial panel; NaN inputs propagate.
+        Skip.IfNot(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, "the windowed path needs AVX-512");
+        var acts = new[] { FusedActivation.None, FusedActivation.Relu, FusedActivation.Relu6, FusedActivation.LeakyRelu, FusedActivation.Sigmoid };
+        int t = 0;
+        foreach (var (c, cout) in new[] { (3, 32), (8, 40), (5, 64) })
+            foreach (bool same in new[] { true, false })
+                foreach (var act in acts)
+                {
+                    t++;
+                    int h = 7, w = 23;
+                    var x = K.Random(h * w * c, 1300 + t);
+                    x[5] = float.NaN;
+                    var packed = Gemm.PackB(false, 9 * c, cout, K.Random(9 * c * cout, 1400 + t), 0, cout);
+                    int oh = same ? h : h - 2, ow = same ? w : w - 2;
+                    var g = new ConvGeometry { N = 1, H = h, W = w, C = c, KH = 3, KW = 3, SH = 1, SW = 1, DH = 1, DW = 1, OH = oh, OW = ow, PadTop = same ? 1 : 0, PadLeft = same ? 1 : 0 };
+                    Assert.True(ConvolutionOps.WindowedApplies(g, packed));
+                    var epi = new Epilogue { Shift = K.Random(cout, 1500 + t), Activation = act, LeakyAlpha = 0.15f };
+                    var inTiles = new float[oh * ow * cout];
+                    var rowPass = new float[oh * ow * cout];
+                    try
+                    {
+                        ConvolutionOps.FuseWindowedEpilogue = true;
+                        ConvolutionOps.Windowed(x, packed, inTiles, g, cout, epi, 1);
+                        ConvolutionOps.FuseWindowedEpilogue = false;
+                        ConvolutionOps.Windowed(x, packed, rowPass, g, cout, epi, 1);
+                    }
+                    finally
+                    {
+                        ConvolutionOps.FuseWindowedEpilogue = true;
+                    }
+                    for (int i = 0; i < inTiles.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(inTiles[i]) == BitConverter.SingleToInt32Bits(rowPass[i]),
+                            $"C={c} cout={cout} {(same ? "SAME" : "VALID")} {act} [{i}]: {inTiles[i]:R} vs {rowPass[i]:R}");
+                    Assert.Contains(inTiles, float.IsNaN);
+                }
+    }
+
     [Fact]
     public void LargerConvUsesThreadsAndMatchesNaive()
     {

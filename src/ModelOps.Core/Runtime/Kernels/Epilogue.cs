@@ -64,21 +64,21 @@ public sealed class Epilogue
     }
 
     /// <summary>A piecewise-linear activation on 16 and on 8 lanes (NaN stays NaN) and on one value.</summary>
-    private interface IAct
+    internal interface IAct
     {
         static abstract Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha);
         static abstract Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha);
         static abstract float Apply(float v, float alpha);
     }
 
-    private readonly struct NoAct : IAct
+    internal readonly struct NoAct : IAct
     {
         public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => v;
         public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => v;
         public static float Apply(float v, float alpha) => v;
     }
 
-    private readonly struct ReluAct : IAct
+    internal readonly struct ReluAct : IAct
     {
         // maxps returns its second operand when either is NaN: NaN passes through.
         public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Avx512F.Max(Vector512<float>.Zero, v);
@@ -86,14 +86,14 @@ public sealed class Epilogue
         public static float Apply(float v, float alpha) => Kernels.Activation.Scalar(FusedActivation.Relu, v, alpha);
     }
 
-    private readonly struct Relu6Act : IAct
+    internal readonly struct Relu6Act : IAct
     {
         public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Avx512F.Min(Vector512.Create(6f), Avx512F.Max(Vector512<float>.Zero, v));
         public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => Kernels.Activation.Vec(FusedActivation.Relu6, v, alpha);
         public static float Apply(float v, float alpha) => Kernels.Activation.Scalar(FusedActivation.Relu6, v, alpha);
     }
 
-    private readonly struct LeakyAct : IAct
+    internal readonly struct LeakyAct : IAct
     {
         public static Vector512<float> Apply(Vector512<float> v, Vector512<float> alpha) => Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * alpha, v);
         public static Vector256<float> Apply(Vector256<float> v, Vector256<float> alpha) => Kernels.Activation.Vec(FusedActivation.LeakyRelu, v, alpha);

@@ -533,7 +533,8 @@ public static unsafe class Gemm
     /// Six full rows, <paramref name="cols"/> ≤ 32 stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    internal static void ConvRows6x32(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, int cols)
+    internal static void ConvRows6x32<TAct>(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, int cols,
+        float* bias, float alpha) where TAct : struct, Epilogue.IAct
     {
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -553,6 +554,19 @@ public static unsafe class Gemm
                 x = Vector512.Create(a5[p]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
             }
             a0 += tapStride; a1 += tapStride; a2 += tapStride; a3 += tapStride; a4 += tapStride; a5 += tapStride;
+        }
+        if (bias != null)
+        {
+            // The epilogue's bias + activation on the registers (the same lane operations as Epilogue.ApplyBlock's).
+            var s0 = Vector512.Load(bias);
+            var s1 = Vector512.Load(bias + 16);
+            var va = Vector512.Create(alpha);
+            c00 = TAct.Apply(c00 + s0, va); c01 = TAct.Apply(c01 + s1, va);
+            c10 = TAct.Apply(c10 + s0, va); c11 = TAct.Apply(c11 + s1, va);
+            c20 = TAct.Apply(c20 + s0, va); c21 = TAct.Apply(c21 + s1, va);
+            c30 = TAct.Apply(c30 + s0, va); c31 = TAct.Apply(c31 + s1, va);
+            c40 = TAct.Apply(c40 + s0, va); c41 = TAct.Apply(c41 + s1, va);
+            c50 = TAct.Apply(c50 + s0, va); c51 = TAct.Apply(c51 + s1, va);
         }
         if (cols == 32)
         {
