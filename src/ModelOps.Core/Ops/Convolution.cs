@@ -253,9 +253,9 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int rowsTotal = g.N * g.OH;
         long work = (long)g.OW * cout * g.KH * g.KW * g.C;
-        // A bias and a piecewise-linear activation go onto the 32-wide register tiles before they are stored (the bias
+        // A bias and a piecewise-linear activation go onto the register tiles (12 × 16 and 6 × 32) before they are stored (the bias
         // padded to whole panels); anything else runs over each output row afterwards.
-        float[]? bias = FuseWindowedEpilogue && filter.Nr == 32 && epi.Scale is null && epi.Residual is null && epi.Shift is { } shift
+        float[]? bias = FuseWindowedEpilogue && epi.Scale is null && epi.Residual is null && epi.Shift is { } shift
             && Activation.IsPiecewiseLinear(epi.Activation) ? Padded(shift, cout, filter.NPad) : null;
         KernelParallel.For(threads, rowsTotal, work, minWorkPerChunk: ParallelMinMacs, body: (r0, r1) =>
         {
@@ -265,6 +265,15 @@ public sealed partial class ConvolutionOps : OpFamily
                 if (bias is null) epi.Apply(output, 0, r * g.OW, (r + 1) * g.OW, cout);
             }
         });
+    }
+
+    /// <summary>One register tile of the windowed path: 12 pixels × 16 channels or 6 × 32, the bias and activation applied when <paramref name="bias"/> is given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Tile<TAct>(int nr, int taps, nint tapStride, int run, float* a, nint lda, float* b, nint ldb, float* c, int cout, int cols,
+        float* bias, float alpha) where TAct : struct, Epilogue.IAct
+    {
+        if (nr == 16) Gemm.MicroRows12x16<TAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols, bias, alpha);
+        else Gemm.ConvRows6x32<TAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, bias, alpha);
     }
 
     /// <summary>Off: the windowed path runs the epilogue over each output row after the tiles (tests and benchmarks compare the two).</summary>
@@ -322,18 +331,14 @@ public sealed partial class ConvolutionOps : OpFamily
                     float* b = pb + (long)j * nr * k + (long)khLo * run * ldb;
                     float* c = orow + (long)o0 * cout + j * nr;
                     int cols = Math.Min(nr, cout - j * nr);
-                    if (nr == 16) Gemm.MicroRows12x16(taps, tapStride, run, a, lda, b, ldb, c, cout, false, cols);
-                    else if (fused is null) Gemm.ConvRows6x32<Epilogue.NoAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, null, 0);
-                    else
+                    float* pj = fused is null ? null : pbias + j * nr;
+                    float alpha = fused?.LeakyAlpha ?? 0;
+                    switch (fused?.Activation ?? FusedActivation.None)
                     {
-                        float* pj = pbias + j * nr;
-                        switch (fused.Activation)
-                        {
-                            case FusedActivation.Relu: Gemm.ConvRows6x32<Epilogue.ReluAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
-                            case FusedActivation.Relu6: Gemm.ConvRows6x32<Epilogue.Relu6Act>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
-                            case FusedActivation.LeakyRelu: Gemm.ConvRows6x32<Epilogue.LeakyAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
-                            default: Gemm.ConvRows6x32<Epilogue.NoAct>(taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, fused.LeakyAlpha); break;
-                        }
+                        case FusedActivation.Relu: Tile<Epilogue.ReluAct>(nr, taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, alpha); break;
+                        case FusedActivation.Relu6: Tile<Epilogue.Relu6Act>(nr, taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, alpha); break;
+                        case FusedActivation.LeakyRelu: Tile<Epilogue.LeakyAct>(nr, taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, alpha); break;
+                        default: Tile<Epilogue.NoAct>(nr, taps, tapStride, run, a, lda, b, ldb, c, cout, cols, pj, alpha); break;
                     }
                 }
             }

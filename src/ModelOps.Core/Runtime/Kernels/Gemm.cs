@@ -233,7 +233,7 @@ public static unsafe class Gemm
                                 {
                                     // Narrow products on AVX-512: twelve rows of one 16-lane register each.
                                     mrb = 2 * MR;
-                                    MicroRows12x16(1, 0, kc, A + (long)(ic + ir) * lda + pc, lda, bp, 16, cp, ldc, acc, nrb);
+                                    MicroRows12x16<Epilogue.NoAct>(1, 0, kc, A + (long)(ic + ir) * lda + pc, lda, bp, 16, cp, ldc, acc, nrb, null, 0);
                                 }
                                 else if (!transA && (Avx.IsSupported || (mrb == MR && nrb == nr)))
                                 {
@@ -457,7 +457,8 @@ public static unsafe class Gemm
     /// Requires AVX-512.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)] // its own register allocation
-    internal static void MicroRows12x16(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols)
+    internal static void MicroRows12x16<TAct>(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols,
+        float* bias, float alpha) where TAct : struct, Epilogue.IAct
     {
         // Six row pointers; rows 6..11 are the same pointers at an offset of six rows. Twelve pointers, or a
         // stackalloc'd scratch tile for the partial-width store, made the JIT spill all twelve accumulators on
@@ -487,6 +488,16 @@ public static unsafe class Gemm
                 c11 = Fmadd(Vector512.Create(a5[q]), b0, c11);
             }
             a0 += tapStride; a1 += tapStride; a2 += tapStride; a3 += tapStride; a4 += tapStride; a5 += tapStride;
+        }
+        if (bias != null)
+        {
+            // The epilogue's bias + activation on the registers (the same lane operations as Epilogue.ApplyBlock's).
+            var s0 = Vector512.Load(bias);
+            var va = Vector512.Create(alpha);
+            c0 = TAct.Apply(c0 + s0, va); c1 = TAct.Apply(c1 + s0, va); c2 = TAct.Apply(c2 + s0, va);
+            c3 = TAct.Apply(c3 + s0, va); c4 = TAct.Apply(c4 + s0, va); c5 = TAct.Apply(c5 + s0, va);
+            c6 = TAct.Apply(c6 + s0, va); c7 = TAct.Apply(c7 + s0, va); c8 = TAct.Apply(c8 + s0, va);
+            c9 = TAct.Apply(c9 + s0, va); c10 = TAct.Apply(c10 + s0, va); c11 = TAct.Apply(c11 + s0, va);
         }
         if (cols == 16)
         {
