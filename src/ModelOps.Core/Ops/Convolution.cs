@@ -253,8 +253,8 @@ public sealed partial class ConvolutionOps : OpFamily
     {
         int rowsTotal = g.N * g.OH;
         long work = (long)g.OW * cout * g.KH * g.KW * g.C;
-        // A bias and a piecewise-linear activation go onto the register tiles (12 × 16 and 6 × 32) before they are stored (the bias
-        // padded to whole panels); anything else runs over each output row afterwards.
+        // A bias and a piecewise-linear activation go onto the register tiles (12 × 16 and 6 × 32) before they are
+        // stored (the bias padded to whole panels); anything else runs over each output row afterwards.
         float[]? bias = FuseWindowedEpilogue && epi.Scale is null && epi.Residual is null && epi.Shift is { } shift
             && Activation.IsPiecewiseLinear(epi.Activation) ? Padded(shift, cout, filter.NPad) : null;
         KernelParallel.For(threads, rowsTotal, work, minWorkPerChunk: ParallelMinMacs, body: (r0, r1) =>
@@ -287,7 +287,10 @@ public sealed partial class ConvolutionOps : OpFamily
         return p;
     }
 
-    /// <summary>Output row r (image r / OH, row r % OH) of <see cref="Windowed"/>, before the epilogue.</summary>
+    /// <summary>
+    /// Output row r (image r / OH, row r % OH) of <see cref="Windowed"/>: with <paramref name="fused"/> (its bias padded in
+    /// <paramref name="bias"/>), bias and activation applied; without, before the epilogue.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void WindowedRow(float[] input, PackedB filter, float[] output, ConvGeometry g, int cout, int r, Epilogue? fused = null, float[]? bias = null)
     {
