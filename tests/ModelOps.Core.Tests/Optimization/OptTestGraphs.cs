@@ -48,11 +48,12 @@ internal static class OptTestGraphs
         return Enumerable.Range(0, n).Select(_ => (float)(0.5 + r.NextDouble())).ToArray();
     }
 
-    public static NodeDef Conv(GraphBuilder b, string name, string input, string weights, string format = "NHWC")
+    /// <summary>A stride-1 Conv2D node with every attribute TensorFlow writes.</summary>
+    public static NodeDef Conv(GraphBuilder b, string name, string input, string weights, string format = "NHWC", string padding = "SAME")
     {
         var c = b.Op(name, "Conv2D", DataType.DtFloat, input, weights);
         c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
-        c.Attr["padding"] = Attr.String("SAME");
+        c.Attr["padding"] = Attr.String(padding);
         c.Attr["data_format"] = Attr.String(format);
         c.Attr["dilations"] = Attr.Ints(1, 1, 1, 1);
         c.Attr["use_cudnn_on_gpu"] = Attr.Bool(true);

@@ -4,6 +4,7 @@ using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
 using ModelOps.Core.Tests.Ops;
+using ModelOps.Core.Tests.Optimization;
 using Xunit;
 
 namespace ModelOps.Core.Tests.Runtime;
@@ -22,9 +23,7 @@ public class ResidualFusionTests
         b.Placeholder("x", DataType.DtFloat, 1, h, h, cin);
         b.Placeholder("s", DataType.DtFloat, sideShape.Select(d => (long)d).ToArray());
         b.Const("w", Tensor.Create(K.Random(k * k * cin * cout, 1), k, k, cin, cout));
-        var c = b.Op("conv", "Conv2D", DataType.DtFloat, "x", "w");
-        c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
-        c.Attr["padding"] = Attr.String("SAME");
+        OptTestGraphs.Conv(b, "conv", "x", "w");
         b.Const("b", Tensor.Create(K.Random(cout, 2), cout));
         b.Op("bias", "BiasAdd", DataType.DtFloat, "conv", "b");
         b.Op("side", "Neg", DataType.DtFloat, "s");

@@ -5,6 +5,7 @@ using ModelOps.Core.Protos;
 using ModelOps.Core.Runtime;
 using ModelOps.Core.Tensors;
 using ModelOps.Core.Tests.Ops;
+using ModelOps.Core.Tests.Optimization;
 using Xunit;
 
 namespace ModelOps.Core.Tests.Runtime;
@@ -30,12 +31,8 @@ public class SessionMemoryTests
         b.Placeholder("x", DataType.DtFloat, 1, H, H, Cin);
         if (weightsFed) b.Placeholder("w", DataType.DtFloat, 3, 3, Cin, Cout);
         else b.Const("w", Tensor.Create(Filter, 3, 3, Cin, Cout));
-        foreach (var (name, padding) in new[] { ("conv", "SAME"), ("conv2", "VALID") })
-        {
-            var c = b.Op(name, "Conv2D", DataType.DtFloat, "x", "w");
-            c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
-            c.Attr["padding"] = Attr.String(padding);
-        }
+        OptTestGraphs.Conv(b, "conv", "x", "w");
+        OptTestGraphs.Conv(b, "conv2", "x", "w", padding: "VALID");
         b.Op("out", "Relu", DataType.DtFloat, "conv");
         b.Op("out2", "Relu", DataType.DtFloat, "conv2");
         if (extraReader)
@@ -127,9 +124,7 @@ public class SessionMemoryTests
         var b = new GraphBuilder();
         b.Placeholder("x", DataType.DtFloat, 1, H, H, Cin);
         b.Const("w", Tensor.Create(Filter, 3, 3, Cin, Cout));
-        var c = b.Op("conv", "Conv2D", DataType.DtFloat, "x", "w");
-        c.Attr["strides"] = Attr.Ints(1, 1, 1, 1);
-        c.Attr["padding"] = Attr.String("SAME");
+        OptTestGraphs.Conv(b, "conv", "x", "w");
         b.Const("bias", Tensor.Create(K.Random(Cout, 2), Cout));
         b.Op("biased", "BiasAdd", DataType.DtFloat, "conv", "bias");
         b.Op("out", "Relu", DataType.DtFloat, "biased");

@@ -454,7 +454,8 @@ public static unsafe class Gemm
     /// ≤ 16 stored. The depth is <paramref name="taps"/> runs of <paramref name="kc"/>, A moving by
     /// <paramref name="tapStride"/> between runs and B continuing: with taps = 1 a GEMM tile, otherwise a
     /// convolution read straight from the image (a run = one window row of KW·C values, rows = output pixels).
-    /// Requires AVX-512.
+    /// With <paramref name="bias"/> (16 floats) each row gets act(row + bias) before it is stored, the lane operations of
+    /// <see cref="Epilogue.ApplyBlock"/>; the GEMM passes none. Requires AVX-512.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)] // its own register allocation
     internal static void MicroRows12x16<TAct>(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, bool acc, int cols,
@@ -541,7 +542,8 @@ public static unsafe class Gemm
     /// (row p at b + p·ldb), over <paramref name="taps"/> window rows of <paramref name="kc"/> values, the pixels
     /// moving by <paramref name="tapStride"/> between window rows and the filter continuing. Kept apart from the
     /// GEMM's <see cref="MicroRows6x32"/>: folding the two made the JIT's code for the GEMM tile 20-40% slower.
-    /// Six full rows, <paramref name="cols"/> ≤ 32 stored.
+    /// Six full rows, <paramref name="cols"/> ≤ 32 stored; with <paramref name="bias"/> (32 floats), act(row + bias) as
+    /// <see cref="Epilogue.ApplyBlock"/> computes it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     internal static void ConvRows6x32<TAct>(int taps, nint tapStride, int kc, float* a, nint lda, float* b, nint ldb, float* c, int ldc, int cols,
