@@ -485,10 +485,12 @@ public sealed partial class ElementWiseOps : OpFamily
                 {
                     // Few channels: tile the vector into a pattern of whole rows at least PatternMin long, and
                     // walk the tensor in runs of that length (each run starts on a row boundary).
-                    int k = (PatternMin + inner - 1) / inner, plen = k * inner;
+                    // (No longer than the rows asked for: a [1] op [1] must not build a 64-float pattern.)
+                    int k = Math.Min((PatternMin + inner - 1) / inner, r1 - r0), plen = k * inner;
                     float* pat = stackalloc float[plen];
                     float* rep = aRep ? pa : pb;
-                    for (int j = 0; j < plen; j++) pat[j] = rep[j % inner];
+                    for (int j = 0; j < plen; j += inner)
+                        for (int c = 0; c < inner; c++) pat[j + c] = rep[c];
                     long off = (long)r0 * inner, end = (long)r1 * inner;
                     for (; off < end; off += plen)
                     {

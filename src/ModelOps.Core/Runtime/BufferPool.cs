@@ -101,7 +101,8 @@ internal sealed class BufferPool
     public T[] Rent<T>(int length, bool clear, bool spare) where T : unmanaged
     {
         long bytes = (long)length * Unsafe.SizeOf<T>();
-        if (bytes < MinPooledBytes) return length == 0 ? Array.Empty<T>() : new T[length];
+        // Elements over 16 bytes are never pooled (no storage type has them): Untracked relies on it.
+        if (bytes < MinPooledBytes || Unsafe.SizeOf<T>() > 16) return length == 0 ? Array.Empty<T>() : new T[length];
         lock (_lock)
         {
             int k = _logCount++;
@@ -188,18 +189,28 @@ internal sealed class BufferPool
     /// <summary>True when <paramref name="a"/> is an array this pool rented out in the current run.</summary>
     public bool IsRented(Array a)
     {
+        if (Untracked(a)) return false;
         lock (_lock) return _state.TryGetValue(a, out int r) && r >= 0;
     }
 
     /// <summary>Live slots holding a rented array (0 for arrays the pool does not own).</summary>
     public int RefCount(Array a)
     {
+        if (Untracked(a)) return 0;
         lock (_lock) return _state.TryGetValue(a, out int r) && r > 0 ? r : 0;
     }
+
+    /// <summary>
+    /// True for an array too short to be one of the pool's whatever its element type (elements take at most 16 bytes, and
+    /// the pool tracks only arrays of <see cref="MinPooledBytes"/> or more): the executor asks about every tensor of a run,
+    /// and the tiny ones (scalars, shapes) need no lock and no lookup.
+    /// </summary>
+    private static bool Untracked(Array a) => a.Length < MinPooledBytes / 16;
 
     /// <summary>A slot now holds a tensor over <paramref name="a"/>.</summary>
     public void AddRef(Array a)
     {
+        if (Untracked(a)) return;
         lock (_lock)
         {
             if (_state.TryGetValue(a, out int r) && r >= 0) _state[a] = r + 1;
@@ -209,6 +220,7 @@ internal sealed class BufferPool
     /// <summary>A slot holding a tensor over <paramref name="a"/> was dropped; the array is free again when no slot holds it.</summary>
     public void Release(Array a)
     {
+        if (Untracked(a)) return;
         lock (_lock)
         {
             if (!_state.TryGetValue(a, out int r) || r <= 0) return;
