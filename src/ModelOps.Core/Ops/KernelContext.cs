@@ -61,6 +61,12 @@ public sealed class KernelContext : NodeAttributeReader
         return value;
     }
 
+    /// <summary>
+    /// The fused epilogue (bias, folded batch norm, activation) read from this node's attributes and constant inputs, kept by
+    /// <see cref="Runtime.Kernels.FusedOps.Parse(KernelContext, int, int, int[], out Tensor?)"/> between runs.
+    /// </summary>
+    internal object? EpilogueCache { get; set; }
+
     /// <summary>True once <see cref="Prepared{T}"/> keeps a prepared copy of a constant input.</summary>
     internal bool HoldsPrepared => State is PreparedBase;
 

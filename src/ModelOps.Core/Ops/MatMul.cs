@@ -73,7 +73,7 @@ public sealed partial class MatMulOps : OpFamily
             var B = FloatConvert.ToFloat(b).As<float>();
             var C = ctx.Allocate<float>((long)count * cStride);
             long flops = 2L * m * n * k;
-            if (count >= threads && flops < 4_000_000)
+            if (count > 1 && count >= threads && flops < 4_000_000)
                 KernelParallel.For(threads, count, flops, (s, e) =>
                 {
                     for (int i = s; i < e; i++)

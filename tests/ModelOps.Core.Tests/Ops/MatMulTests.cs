@@ -226,6 +226,34 @@ public class MatMulTests
     }
 
     [Fact]
+    public void FusedEpilogueIsKeptOnlyForConstantArguments()
+    {
+        // A plan keeps one context per node; the epilogue made from constant arguments is reused, one made from a fed
+        // bias (or a batch norm) is made again on every run, and a new constant tensor makes a new one.
+        var a = K.F([1, 2, 3, 4, 5, 6], 2, 3);
+        var b = K.F([1, 0, 0, 1, -1, -1], 3, 2); // a·b = [[-2,-1],[-2,-1]]
+        var attrs = K.A(("fused_ops", Attr.Strings("BiasAdd", "Relu")), ("num_args", Attr.Int(1)));
+        var fed = K.Context("_FusedMatMul", attrs, [false, true, false], null, a, b, K.F([0.5f, 3], 2));
+        Assert.Equal(new float[] { 0, 2, 0, 2 }, K.Rerun(fed).As<float>());
+        fed.Inputs[2] = K.F([4, -10], 2);
+        Assert.Equal(new float[] { 2, 0, 2, 0 }, K.Rerun(fed).As<float>());
+        var constant = K.Context("_FusedMatMul", attrs, [false, true, true], null, a, b, K.F([0.5f, 3], 2));
+        Assert.Equal(new float[] { 0, 2, 0, 2 }, K.Rerun(constant).As<float>());
+        Assert.NotNull(constant.EpilogueCache);
+        Assert.Equal(new float[] { 0, 2, 0, 2 }, K.Rerun(constant).As<float>());
+        constant.Inputs[2] = K.F([4, -10], 2); // another plan's constant (a context is not shared, but the check is cheap)
+        Assert.Equal(new float[] { 2, 0, 2, 0 }, K.Rerun(constant).As<float>());
+        // Folded batch norm: scale and shift computed from four fed vectors, again each run.
+        var bn = K.A(("fused_ops", Attr.Strings("FusedBatchNorm")), ("num_args", Attr.Int(4)), ("epsilon", Attr.Float(0)));
+        var norm = K.Context("_FusedMatMul", bn, [false, true, false, false, false, false], null,
+            a, b, K.F([1, 1], 2), K.F([0, 0], 2), K.F([0, 0], 2), K.F([1, 1], 2));
+        Assert.Equal(new float[] { -2, -1, -2, -1 }, K.Rerun(norm).As<float>());
+        norm.Inputs[2] = K.F([2, 4], 2); // scale
+        Assert.Equal(new float[] { -4, -4, -4, -4 }, K.Rerun(norm).As<float>());
+        Assert.Null(norm.EpilogueCache);
+    }
+
+    [Fact]
     public void FusedMatMulBiasAndActivations()
     {
         var a = K.F([1, 2, 3, 4, 5, 6], 2, 3);

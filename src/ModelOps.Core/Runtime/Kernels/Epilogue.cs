@@ -221,8 +221,12 @@ public sealed class Epilogue
     public void ApplyAll(float[] c, int rows, int cols, int threads)
     {
         if (IsEmpty) return;
-        KernelParallel.For(threads, rows, cols * 4L, (s, e) => Apply(c, 0, s, e, cols));
+        if (threads <= 1 || (long)rows * cols < 16_384) Apply(c, 0, 0, rows, cols); // small: no closure, no hand-off
+        else ApplyParallel(c, rows, cols, threads);
     }
+
+    private void ApplyParallel(float[] c, int rows, int cols, int threads) =>
+        KernelParallel.For(threads, rows, cols * 4L, (s, e) => Apply(c, 0, s, e, cols));
 }
 
 /// <summary>Generic permutation of a dense row-major array (the engine's Transpose op lives elsewhere).</summary>

@@ -93,16 +93,32 @@ public static unsafe class Gemm
         {
             // Row-vector products: stream B once per row, no packing; split the columns over threads.
             int parts = Math.Min(maxThreads, Math.Max(1, n / 64));
-            KernelParallel.For(parts, parts, 1, (s, e) =>
-            {
-                for (int t = s; t < e; t++)
-                {
-                    int j0 = (int)((long)n * t / parts), j1 = (int)((long)n * (t + 1) / parts);
-                    SmallM(transA, transB, m, j0, j1, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-                }
-            }, 1);
+            if (parts == 1) SmallM(transA, transB, m, 0, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            else SmallMParallel(parts, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
+        Blocked(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, packed, c, cOff, ldc, accumulate, maxThreads, epi);
+    }
+
+    /// <summary><see cref="SmallM"/> over column ranges on <paramref name="parts"/> threads (a method of its own: the closure is made only here).</summary>
+    private static void SmallMParallel(int parts, bool transA, bool transB, int m, int n, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, bool accumulate)
+    {
+        KernelParallel.For(parts, parts, 1, (s, e) =>
+        {
+            for (int t = s; t < e; t++)
+            {
+                int j0 = (int)((long)n * t / parts), j1 = (int)((long)n * (t + 1) / parts);
+                SmallM(transA, transB, m, j0, j1, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            }
+        }, 1);
+    }
+
+    /// <summary>The blocked GEMM split over row or column blocks.</summary>
+    private static void Blocked(bool transA, bool transB, int m, int n, int k,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, PackedB? packed, float[] c, int cOff, int ldc,
+        bool accumulate, int maxThreads, Epilogue? epi)
+    {
         int rowBlocks = (m + MR - 1) / MR;
         int nr = packed?.Nr ?? PanelWidth(n);
         int colBlocks = (n + nr - 1) / nr;
