@@ -105,6 +105,62 @@ public sealed partial class PoolingOps : OpFamily
         public static float Join(float acc, float v) => acc + v;
     }
 
+    /// <summary>Whether windows wholly inside the image take <see cref="InteriorPixel{TOp}"/> (tests and benchmarks compare both paths).</summary>
+    internal static bool InteriorFastPath = true;
+
+    /// <summary>
+    /// One output pixel whose window lies wholly inside the image: the window's elements at <paramref name="offs"/> from
+    /// <paramref name="win"/>, joined in the order of the offsets, per channel block as <see cref="PoolRow{TOp}"/> does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InteriorPixel<TOp>(float* win, float* o, int c, int* offs, int window, bool avg, float inv, bool vec, bool wide)
+        where TOp : struct, IPoolOp
+    {
+        int ch = 0;
+        if (vec)
+        {
+            var vinv = Vector256.Create(inv);
+            for (; ch + 32 <= c; ch += 32)
+            {
+                Vector256<float> a0 = Vector256.Create(TOp.Init), a1 = a0, a2 = a0, a3 = a0;
+                for (int k = 0; k < window; k++)
+                {
+                    float* p = win + offs[k] + ch;
+                    a0 = TOp.Join(a0, Vector256.Load(p));
+                    a1 = TOp.Join(a1, Vector256.Load(p + 8));
+                    a2 = TOp.Join(a2, Vector256.Load(p + 16));
+                    a3 = TOp.Join(a3, Vector256.Load(p + 24));
+                }
+                if (avg) { a0 *= vinv; a1 *= vinv; a2 *= vinv; a3 *= vinv; }
+                a0.Store(o + ch);
+                a1.Store(o + ch + 8);
+                a2.Store(o + ch + 16);
+                a3.Store(o + ch + 24);
+            }
+            if (wide && ch + 16 <= c)
+            {
+                var acc = Vector512.Create(TOp.Init);
+                for (int k = 0; k < window; k++) acc = TOp.Join(acc, Vector512.Load(win + offs[k] + ch));
+                if (avg) acc *= Vector512.Create(inv);
+                acc.Store(o + ch);
+                ch += 16;
+            }
+            for (; ch + 8 <= c; ch += 8)
+            {
+                var acc = Vector256.Create(TOp.Init);
+                for (int k = 0; k < window; k++) acc = TOp.Join(acc, Vector256.Load(win + offs[k] + ch));
+                if (avg) acc *= vinv;
+                acc.Store(o + ch);
+            }
+        }
+        for (; ch < c; ch++)
+        {
+            float acc = TOp.Init;
+            for (int k = 0; k < window; k++) acc = TOp.Join(acc, win[offs[k] + ch]);
+            o[ch] = avg ? acc * inv : acc;
+        }
+    }
+
     /// <summary>
     /// One output row. Per output pixel the channels go 32 at a time in four registers (the window walked once
     /// per 32 channels), then 16 in one 16-lane register on AVX-512, then 8 at a time, then one by one; the average
@@ -122,6 +178,15 @@ public sealed partial class PoolingOps : OpFamily
         bool wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
         bool avg = typeof(TOp) == typeof(AvgOp);
         long rowStride = (long)W * c;
+        // A window wholly inside the image (every pixel of a VALID pooling, the inner ones of SAME) is walked through its
+        // element offsets in one loop, in the same order as the nested loops below walk a clipped one.
+        int KH = g.KH, window = KH * KW;
+        bool rowFull = InteriorFastPath && h0 == ih0 && h1 == ih0 + KH && window <= 64;
+        int* offs = stackalloc int[rowFull ? window : 0];
+        if (rowFull)
+            for (int dh = 0, k = 0; dh < KH; dh++)
+                for (int dw = 0; dw < KW; dw++) offs[k++] = (int)(dh * rowStride + dw * c);
+        float invFull = 1f / Math.Max(1, window);
         fixed (float* pin = input)
         fixed (float* pout = output)
         {
@@ -129,6 +194,11 @@ public sealed partial class PoolingOps : OpFamily
             for (int ow = 0; ow < OW; ow++)
             {
                 int iw0 = ow * SW - padLeft;
+                if (rowFull && iw0 >= 0 && iw0 + KW <= W)
+                {
+                    InteriorPixel<TOp>(img + ((long)h0 * W + iw0) * c, pout + ((long)row * OW + ow) * c, c, offs, window, avg, invFull, vec, wide);
+                    continue;
+                }
                 int w0 = Math.Max(0, iw0), w1 = Math.Min(W, iw0 + KW);
                 int count = Math.Max(0, h1 - h0) * Math.Max(0, w1 - w0);
                 float inv = count > 0 ? 1f / count : 0f;
