@@ -298,8 +298,17 @@ public static class EngineBench
             ? (v == "inf" ? double.PositiveInfinity : double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))
             : new EngineOptions().PoolHoldFactor;
 
-    private static IEnumerable<(string, ModelOps.Core.Protos.GraphDef, Dictionary<string, Tensor>, List<string>)> Models(string corpus)
+    private static IEnumerable<(string, ModelOps.Core.Protos.GraphDef, Dictionary<string, Tensor>, List<string>)> Models(string corpus) =>
+        ModelFiles(corpus).Select(m => (m.Name, ModelReader.ReadGraphDef(m.GraphPath), m.Feeds(), m.Outputs));
+
+    /// <summary>A compared model: its frozen graph, outputs and how to make its inputs (read only when asked).</summary>
+    internal sealed record ModelFile(string Name, string GraphPath, List<string> Outputs, Func<Dictionary<string, Tensor>> Feeds);
+
+    /// <summary>The compared models of the corpus (none when it is absent): the tfjs-human ones without control flow, two tf2onnx graphs.</summary>
+    internal static IEnumerable<ModelFile> ModelFiles(string? corpus = null)
     {
+        corpus ??= LocateCorpus();
+        if (corpus is null) yield break;
         string human = Path.Combine(corpus, "tfjs-human");
         if (Directory.Exists(human))
         {
@@ -308,19 +317,30 @@ public static class EngineBench
                 if (!File.Exists(Path.Combine(dir, "meta.json"))) continue;
                 using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "meta.json")));
                 if (meta.RootElement.GetProperty("graph").GetProperty("has_control_flow").GetBoolean()) continue;
-                var feeds = meta.RootElement.GetProperty("inputs").EnumerateArray()
-                    .ToDictionary(i => i.GetProperty("name").GetString()!, i => NpyFile.Read(Path.Combine(dir, i.GetProperty("file").GetString()!)));
+                var inputs = meta.RootElement.GetProperty("inputs").EnumerateArray()
+                    .Select(i => (Name: i.GetProperty("name").GetString()!, File: Path.Combine(dir, i.GetProperty("file").GetString()!))).ToList();
                 var outputs = meta.RootElement.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()!).ToList();
-                yield return (Path.GetFileName(dir), ModelReader.ReadGraphDef(Path.Combine(dir, "model.pb")), feeds, outputs);
+                yield return new ModelFile(Path.GetFileName(dir), Path.Combine(dir, "model.pb"), outputs,
+                    () => inputs.ToDictionary(i => i.Name, i => NpyFile.Read(i.File)));
             }
         }
         foreach (var m in new[] { "fc-layers", "ae0" })
         {
             string pb = Path.Combine(corpus, "tf", "frozen--tf2onnx-benchtf", m, "frozen.pb");
             if (!File.Exists(pb)) continue;
-            var ramp = Tensor.Create(Enumerable.Range(1, 784).Select(i => (float)i).ToArray(), 1, 784);
-            yield return ("benchtf/" + m, ModelReader.ReadGraphDef(pb), new Dictionary<string, Tensor> { ["X:0"] = ramp }, new List<string> { "output:0" });
+            yield return new ModelFile("benchtf/" + m, pb, new List<string> { "output:0" },
+                () => new Dictionary<string, Tensor> { ["X:0"] = Tensor.Create(Enumerable.Range(1, 784).Select(i => (float)i).ToArray(), 1, 784) });
         }
+    }
+
+    /// <summary>Bytes of the two largest activations one run of the model makes (the second term of the memory budget).</summary>
+    internal static long LargestTwoActivations(ModelOps.Core.Protos.GraphDef graph, ModelFile m)
+    {
+        var profile = new OpProfile();
+        using var s = new GraphSession(graph, m.Outputs, new EngineOptions { IntraOpThreads = 1, Profile = profile });
+        s.Run(m.Feeds(), m.Outputs);
+        var (a1, a2) = profile.LargestOutputs;
+        return a1 + a2;
     }
 
     /// <summary>

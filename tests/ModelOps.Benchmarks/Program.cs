@@ -21,6 +21,8 @@ public static class Program
         bool quick = args.Contains("--quick");
         if (args.Contains("profile")) return EngineBench.Profile(args.SkipWhile(a => a != "profile").Skip(1).FirstOrDefault());
         if (args.Contains("engines")) return EngineBench.Run(quick);
+        if (args.Length == 4 && args[0] == "rss-child") return RssBench.ChildMain(args[1], args[2], args[3]);
+        if (args.Contains("rss")) return RssBench.Run();
         if (args.Contains("pool")) return EngineBench.PoolCompare(args.SkipWhile(a => a != "pool").Skip(1).FirstOrDefault(a => !a.StartsWith("--")), quick ? 9 : 31);
         if (args.Contains("conv")) return ConvShapes(quick ? 5 : 21);
         if (args.Contains("depthwise")) return DepthwiseShapes(quick ? 5 : 21);

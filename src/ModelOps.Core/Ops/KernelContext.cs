@@ -182,9 +182,9 @@ public sealed class EngineOptions
     public bool ReuseOutputBuffers { get; init; }
 
     /// <summary>
-    /// The session owns the GraphDef it is given (nothing else reads it, as in <c>Invoke-TfInference</c>): after the first
-    /// completed run for the default outputs it removes from that GraphDef the values of the constants that run's plan
-    /// holds (decoded, or packed by the kernels that read them), so the weights are in memory once rather than twice.
+    /// The session owns the GraphDef it is given (nothing else reads it, as in <c>Invoke-TfInference</c>): once it has planned
+    /// the default outputs it removes from that GraphDef the values of the constants the plan holds (decoded, and later
+    /// packed by the kernels that read them), so the weights are in memory once rather than twice, the first run included.
     /// <see cref="Runtime.GraphSession.Graph"/> then shows those Const nodes without values, and a run of other outputs
     /// that needs one of them fails with <see cref="Runtime.EngineErrorIds.ConstantReleased"/>. Off by default.
     /// </summary>

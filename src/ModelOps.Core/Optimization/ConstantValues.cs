@@ -36,6 +36,23 @@ internal sealed class ConstantValues
         return null;
     }
 
+    /// <summary>
+    /// The shape of the Const node behind a tensor, read from its TensorProto without decoding the elements (filters are
+    /// megabytes); null when it is not a Const with a fully known shape.
+    /// </summary>
+    public int[]? ConstShape(string input)
+    {
+        var c = ConstNode(input);
+        if (c is null || !c.Attr.TryGetValue("value", out var v) || v.Tensor?.TensorShape is not { UnknownRank: false } shape) return null;
+        var dims = new int[shape.Dim.Count];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            if (shape.Dim[i].Size is < 0 or > int.MaxValue) return null;
+            dims[i] = (int)shape.Dim[i].Size;
+        }
+        return dims;
+    }
+
     public Tensor? ConstTensor(string input)
     {
         var c = ConstNode(input);

@@ -188,7 +188,7 @@ internal sealed class ExecutionPlan
                     {
                         if (releasedConstants is not null && releasedConstants.Contains(node))
                             throw new ModelOpsException(EngineErrorIds.ConstantReleased, ErrorKind.InvalidOperation,
-                                $"Const node '{node.Name}' was released from this session's graph after its first run (EngineOptions.ReleaseGraphConstants); " +
+                                $"Const node '{node.Name}' was released from this session's graph when it planned its outputs (EngineOptions.ReleaseGraphConstants); " +
                                 "run these outputs in a session made without that option.", node.Name);
                         value = node.Attr.TryGetValue("value", out var v) && v.Tensor is not null
                             ? TensorProtoCodec.Decode(v.Tensor, $"value of Const node '{node.Name}'")
@@ -245,6 +245,13 @@ internal sealed class ExecutionPlan
         foreach (var (s, step) in _steps.Select((st, i) => (i, st)))
             step.Context.SpareCapacity = _pooling && step.SpareCapacity && !fetchedStep.Contains(s);
         _preparedWeights = PreparedOnly(fetchedStep);
+        if (_preparedWeights is not null)
+        {
+            _preparedBy = new int[_steps.Length][];
+            for (int e = 0; e < _preparedWeights.Length; e++)
+                foreach (int r in _preparedWeights[e].Readers)
+                    _preparedBy[r] = [.. _preparedBy[r] ?? [], e];
+        }
     }
 
     // The session's decoded constants (shared by its plans) and the constant steps whose every reader keeps its own
@@ -252,6 +259,9 @@ internal sealed class ExecutionPlan
     // and in control-flow plans).
     private readonly Dictionary<int, Tensor> _constantCache;
     private (int Step, int[] Readers)[]? _preparedWeights;
+    // Per step: the entries of _preparedWeights it reads (null for the others), so the first run lets a weight go as soon
+    // as its last reader has prepared its copy, before the later kernels of that run need memory.
+    private int[]?[]? _preparedBy;
 
     /// <summary>Constant steps, not fetched, read only as input 1 of kernels with <see cref="KernelTraits.PreparesWeights"/>, with those readers.</summary>
     private (int Step, int[] Readers)[]? PreparedOnly(HashSet<int> fetched)
@@ -274,20 +284,28 @@ internal sealed class ExecutionPlan
     }
 
     /// <summary>
-    /// After a completed run: each constant whose readers all hold their prepared copy keeps only its shape here, and
-    /// leaves the session's decoded constants (a plan made later decodes it again), so its elements can be collected.
+    /// After a completed run (and, in the first one, as soon as a weight's last reader has run): each constant whose readers
+    /// all hold their prepared copy keeps only its shape here, and leaves the session's decoded constants (a plan made later
+    /// decodes it again), so its elements can be collected once the run drops its slot.
     /// </summary>
     private void ReleasePreparedWeights()
     {
-        foreach (var (s, readers) in _preparedWeights!)
-        {
-            var step = _steps[s];
-            if (step.Constant is not { IsShapeOnly: false } value || !readers.All(r => _steps[r].Context.HoldsPrepared)) continue;
-            step.Constant = Tensor.ShapeOnly(value);
-            lock (_constantCache)
-                if (_constantCache.TryGetValue(step.GraphIndex, out var cached) && ReferenceEquals(cached, value)) _constantCache.Remove(step.GraphIndex);
-        }
+        for (int e = 0; e < _preparedWeights!.Length; e++) ReleasePrepared(e);
         _preparedWeights = null;
+        _preparedBy = null;
+    }
+
+    /// <summary>Entry <paramref name="e"/> of the prepared-only constants keeps only its shape if every reader holds its copy.</summary>
+    private void ReleasePrepared(int e)
+    {
+        var (s, readers) = _preparedWeights![e];
+        var step = _steps[s];
+        if (step.Constant is not { IsShapeOnly: false } value) return;
+        foreach (int r in readers)
+            if (!_steps[r].Context.HoldsPrepared) return;
+        step.Constant = Tensor.ShapeOnly(value);
+        lock (_constantCache)
+            if (_constantCache.TryGetValue(step.GraphIndex, out var cached) && ReferenceEquals(cached, value)) _constantCache.Remove(step.GraphIndex);
     }
 
     /// <summary>The Const nodes whose values this plan holds (decoded, or shape-only with the readers' prepared copies).</summary>
@@ -362,6 +380,8 @@ internal sealed class ExecutionPlan
                         }
                         ctx.Pool = _pooling ? pool : null;
                         RunKernel(step);
+                        if (_preparedBy?[s] is { } prepared)
+                            foreach (int e in prepared) ReleasePrepared(e);
                         for (int o = 0; o < step.OutputCount; o++)
                         {
                             var value = slots[step.OutputBase + o] = ctx.Outputs[o];

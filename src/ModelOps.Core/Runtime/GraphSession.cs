@@ -33,7 +33,6 @@ public sealed class GraphSession : IInferenceSession
     private readonly string[] _defaultFetches;
     // Const nodes whose values EngineOptions.ReleaseGraphConstants removed from the graph (plans made later must not decode them).
     private readonly HashSet<NodeDef> _releasedConstants = new(ReferenceEqualityComparer.Instance);
-    private bool _constantsReleased;
     private bool _disposed;
 
     public GraphSession(GraphDef graph, IReadOnlyList<string>? outputs = null, EngineOptions? options = null)
@@ -65,6 +64,8 @@ public sealed class GraphSession : IInferenceSession
 
         _fused = Options.FuseContractions || Options.CancelTransposes || Options.FoldPadIntoConv ? Rewrite(_graph, _defaultFetches, Options) : null;
         _defaultPlan = PlanFor(_defaultFetches);
+        // The plan holds its constants decoded now: the graph's copies of them can go before the first run needs memory.
+        if (Options.ReleaseGraphConstants) ReleaseGraphConstants(_defaultPlan);
         Inputs = _defaultPlan.Placeholders.Select(i => Placeholders.Spec(_defaultPlan.Graph.Nodes[i], Placeholders.Producer(graph))).ToList();
     }
 
@@ -98,7 +99,6 @@ public sealed class GraphSession : IInferenceSession
         lock (plan)
         {
             var values = plan.Execute(fed);
-            if (Options.ReleaseGraphConstants && !_constantsReleased && ReferenceEquals(plan, _defaultPlan)) ReleaseGraphConstants(plan);
             var result = new Dictionary<string, Tensor>(names.Length, StringComparer.Ordinal);
             for (int i = 0; i < names.Length; i++) result[names[i]] = values[i];
             return result;
@@ -130,7 +130,6 @@ public sealed class GraphSession : IInferenceSession
                 node.Attr["value"] = new AttrValue { Tensor = new TensorProto { Dtype = t.Dtype, TensorShape = t.TensorShape } };
                 _releasedConstants.Add(node);
             }
-            _constantsReleased = true;
         }
     }
 

@@ -47,7 +47,7 @@ public static class InferenceSessions
     /// <param name="profile">When given, the managed engines (graph and TFLite) record per-op-type kernel times into it
     /// (ONNX Runtime ignores it).</param>
     /// <param name="releaseGraphConstants">For a TensorFlow graph on the managed engine: the session drops the constant values
-    /// from the graph it read once its first run for <paramref name="outputs"/> holds them (<see cref="EngineOptions.ReleaseGraphConstants"/>),
+    /// from the graph it read once its plan for <paramref name="outputs"/> holds them (<see cref="EngineOptions.ReleaseGraphConstants"/>),
     /// so the weights are in memory once; runs must then ask for those outputs (or none).</param>
     public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
         InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null, bool releaseGraphConstants = false)
@@ -76,8 +76,19 @@ public static class InferenceSessions
         {
             IntraOpThreads = intraOpThreads ?? EngineOptions.Default.IntraOpThreads, Profile = profile, ReleaseGraphConstants = releaseGraphConstants,
         };
-        return new GraphSession(ModelReader.ReadGraphDef(path), outputs, options);
+        var graphSession = new GraphSession(ModelReader.ReadGraphDef(path), outputs, options);
+        if (releaseGraphConstants && new FileInfo(path).Length >= CollectAfterLoadBytes)
+        {
+            // The file's bytes and the graph's copies of the weights the plan now holds are garbage, as large as the
+            // model: collected now, the first run reuses their memory instead of growing the process (nanodet, 15 MB of
+            // weights: peak resident set +75 MB instead of +100 MB). Once per session, for models worth it.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        }
+        return graphSession;
     }
+
+    /// <summary>Model files from this size on get a full collection once their session is made (see <see cref="Open"/>).</summary>
+    internal const long CollectAfterLoadBytes = 1 << 20;
 
     private static bool IsTfLite(string path)
     {

@@ -46,6 +46,24 @@ public class FuseContractionsTests
         AssertSameOutputs(ConvBiasAct("Relu"), g, new[] { "input" }, new[] { "out" });
     }
 
+    [Fact]
+    public void TheFilterIsReadForItsShapeAlone()
+    {
+        // The pass needs a filter's channel count and kernel size, not its elements (a session's rewrite of a 15 MB model
+        // decoded every filter for them): a filter whose bytes do not even decode still has its shape read from its
+        // TensorProto, so an Add of a per-channel constant still becomes the bias, and a 1×1 convolution still takes the
+        // residual Add.
+        static GraphDef Undecodable(GraphDef g)
+        {
+            g.Node.Single(n => n.Name == "w").Attr["value"].Tensor.TensorContent = Google.Protobuf.ByteString.CopyFrom(new byte[7]);
+            return g;
+        }
+        var biased = Run(new FuseContractionsPass(), Undecodable(ConvBiasAct("Relu", bias: "AddV2")), new[] { "input" }, new[] { "out" });
+        Assert.Equal("_FusedConv2D", Node(biased, "act").Op);
+        var residual = Run(new FuseContractionsPass(), Undecodable(ConvAddResidual()), ["input", "input2"], ["out"], "residual=true");
+        Assert.Equal(new[] { "BiasAdd", "Add", "Relu" }, FusedOps(Node(residual, "act")));
+    }
+
     /// <summary>input → 1×1 conv + bias; side = Neg(input2); out = Relu(conv + side) (the residual pattern).</summary>
     private static GraphDef ConvAddResidual(int k = 1)
     {

@@ -12,8 +12,8 @@ namespace ModelOps.Core.Tests.Runtime;
 
 /// <summary>
 /// What a session holds besides activations. A constant filter read only by kernels that pack it
-/// (KernelTraits.PreparesWeights) is held once: after the first completed run the plan keeps only its shape and the
-/// decoded copy can be collected (results stay the same bits). The rewritten graph shares the nodes it left unchanged.
+/// (KernelTraits.PreparesWeights) is held once: as soon as its readers have packed it in the first run the plan keeps only
+/// its shape and the decoded copy can be collected (results stay the same bits). The rewritten graph shares the nodes it left unchanged.
 /// </summary>
 public class SessionMemoryTests
 {
@@ -83,6 +83,58 @@ public class SessionMemoryTests
         GC.WaitForPendingFinalizers();
         GC.Collect();
         Assert.False(decoded.TryGetTarget(out _), "the decoded filter is still referenced after the release");
+    }
+
+    [Fact]
+    public void The_first_run_lets_a_filter_go_once_its_last_reader_has_packed_it()
+    {
+        // x → conv(w) → Probe → conv2(w2) → out: the probe runs between the two convolutions of the first run and sees w
+        // already shape-only (its one reader is done), w2 still decoded (its reader has not run yet).
+        static GraphDef Build(string probe)
+        {
+            var b = new GraphBuilder();
+            b.Placeholder("x", DataType.DtFloat, 1, H, H, Cin);
+            b.Const("w", Tensor.Create(Filter[..(9 * Cin * Cin)], 3, 3, Cin, Cin));
+            b.Const("w2", Tensor.Create(Filter, 3, 3, Cin, Cout));
+            OptTestGraphs.Conv(b, "conv", "x", "w");
+            b.Op("probe", probe, DataType.DtFloat, "conv");
+            OptTestGraphs.Conv(b, "out", "probe", "w2");
+            return b.Graph;
+        }
+        var kernels = new KernelRegistry();
+        foreach (var f in OpRegistry.Families) f.RegisterKernels(kernels);
+        GraphSession? session = null;
+        var seen = new List<(bool W, bool W2)>();
+        kernels.Add("Probe", ctx =>
+        {
+            var plan = session!.DefaultPlan;
+            seen.Add((plan.ConstantOf("w")!.IsShapeOnly, plan.ConstantOf("w2")!.IsShapeOnly));
+            ctx.SetOutput(0, ctx.Input(0));
+        });
+        using var reference = new GraphSession(Build("Identity"), ["out"], new EngineOptions { IntraOpThreads = 1 });
+        using (session = new GraphSession(Build("Probe"), ["out"], new EngineOptions { IntraOpThreads = 1 }, kernels))
+        {
+            for (int run = 0; run < 2; run++) Assert.True(session.Run(Feeds(run))["out"].ContentEquals(reference.Run(Feeds(run))["out"]));
+            Assert.True(session.DefaultPlan.ConstantOf("w2")!.IsShapeOnly); // released at the latest when the run is done
+        }
+        Assert.Equal(new[] { (true, false), (true, true) }, seen);
+    }
+
+    [Fact]
+    public void A_session_that_owns_its_graph_drops_the_values_before_its_first_run()
+    {
+        // Planning decodes the constants; the graph's copies go at once, so the first run never holds both.
+        var graph = Graph(extraReader: true);
+        var payloads = new[] { "w", "zero" }.Select(n => Payload(graph, n)).ToArray();
+        using var session = new GraphSession(graph, ["out", "neg"], new EngineOptions { IntraOpThreads = 1, ReleaseGraphConstants = true });
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.All(payloads, p => Assert.False(p.TryGetTarget(out _), "a value the plan holds decoded is still in the graph"));
+        using var reference = new GraphSession(Graph(extraReader: true), ["out", "neg"], new EngineOptions { IntraOpThreads = 1 });
+        var got = session.Run(Feeds(0));
+        var expected = reference.Run(Feeds(0));
+        foreach (var o in new[] { "out", "neg" }) Assert.True(got[o].ContentEquals(expected[o]), $"{o} differs");
     }
 
     [Fact]

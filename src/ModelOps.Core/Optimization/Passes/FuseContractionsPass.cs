@@ -135,7 +135,7 @@ public sealed class FuseContractionsPass : IGraphPass
                 if (!fn.Attr.TryGetValue("fused_ops", out var ops) || ops.List is null || ops.List.S.Count != 1 || ops.List.S[0].ToStringUtf8() != "BiasAdd") continue;
                 // 1×1, stride 1 only: there the engine writes the sum over the other tensor; elsewhere the fusion saves one
                 // pass but keeps the other tensor alive through the convolution (emotion's live peak rose 10%).
-                if (cv.ConstTensor(fn.Input[1]) is not { Rank: 4 } w || w.Shape[0] != 1 || w.Shape[1] != 1
+                if (cv.ConstShape(fn.Input[1]) is not { Length: 4 } w || w[0] != 1 || w[1] != 1
                     || !fn.Attr.TryGetValue("strides", out var st) || st.List is null || st.List.I.Any(v => v != 1)) continue;
                 var uses = g.DataUses(fn.Name).ToList();
                 if (uses.Count != 1 || g.Consumers(fn.Name).Count != 1) continue;
@@ -173,13 +173,13 @@ public sealed class FuseContractionsPass : IGraphPass
 
     private static int OutputChannels(NodeDef c, ConstantValues cv)
     {
-        var w = cv.ConstTensor(c.Input[1]);
+        var w = cv.ConstShape(c.Input[1]); // the shape alone: decoding a filter to count its channels cost megabytes
         if (w is null) return -1;
         return c.Op switch
         {
-            "Conv2D" when w.Rank == 4 => w.Shape[3],
-            "DepthwiseConv2dNative" when w.Rank == 4 => w.Shape[2] * w.Shape[3],
-            "MatMul" when w.Rank == 2 => GraphEditor.Bool(c, "transpose_b", false) ? w.Shape[0] : w.Shape[1],
+            "Conv2D" when w.Length == 4 => w[3],
+            "DepthwiseConv2dNative" when w.Length == 4 => w[2] * w[3],
+            "MatMul" when w.Length == 2 => GraphEditor.Bool(c, "transpose_b", false) ? w[0] : w[1],
             _ => -1,
         };
     }
