@@ -90,7 +90,7 @@ public static class EngineBench
         Console.WriteLine();
         Console.WriteLine($"Memory at batch 1, 1 thread, fourth run of a session (pool hold factor {PoolHold}). Budget (issue #4): 2 x weights + the two largest activations.");
         Console.WriteLine("The session is set up as Invoke-TfInference sets it up: it owns its parsed GraphDef and releases the constant values its plan");
-        Console.WriteLine("holds after the first run. 'graphdef' is the heap the parsed GraphDef takes; 'held' the heap graph and session keep after three runs");
+        Console.WriteLine("holds once planned. 'graphdef' is the heap the parsed GraphDef takes; 'held' the heap graph and session keep after three runs");
         Console.WriteLine("(graph, decoded constants, packed filters, plans, the pool's buffers, scratch), both measured after full collections; 'allocated'");
         Console.WriteLine("every byte the fourth run allocated with the GC; 'pool' the most bytes the plan's buffer pool held at once (part of 'held'); 'live'");
         Console.WriteLine("the most bytes of activations alive at once (lower bound of any plan); 'peak' = held + allocated, an upper bound of the heap while");
@@ -127,7 +127,7 @@ public static class EngineBench
     {
         long weights = graph.Node.Where(n => n.Op == "Const" && n.Attr.ContainsKey("value")).Sum(n => (long)n.Attr["value"].Tensor.CalculateSize());
         // The model as Invoke-TfInference holds it: a GraphDef parsed for the session alone, which releases the constant
-        // values it holds once its first run is done (EngineOptions.ReleaseGraphConstants).
+        // values it holds once planned (EngineOptions.ReleaseGraphConstants).
         var bytes = Google.Protobuf.MessageExtensions.ToByteArray(graph);
         long b0 = HeapBytes();
         var own = ModelOps.Core.Protos.GraphDef.Parser.ParseFrom(bytes);
