@@ -123,6 +123,9 @@ internal sealed class ExecutionPlan
         }
 
         _steps = new PlanStep[order.Length];
+        // Per step: its output 0 is a graph constant (a Const, or an Identity-like op passing one through: frozen Keras
+        // graphs read every weight through an Identity), the same tensor on every run, so kernels may keep work derived from it.
+        var constantOut = new bool[order.Length];
         var placeholders = new List<int>();
         bool controlFlow = false;
         int slots = 0;
@@ -155,6 +158,9 @@ internal sealed class ExecutionPlan
             };
             if (role != ControlRole.None) controlFlow = true;
             var kind = node.Op == "Const" ? StepKind.Constant : GraphSession.IsPlaceholder(node.Op) ? StepKind.Placeholder : StepKind.Kernel;
+            constantOut[s] = kind == StepKind.Constant
+                || (node.Op is "Identity" or "RefIdentity" or "Snapshot" or "StopGradient" or "PreventGradient" or "DebugIdentity"
+                    && data.Count == 1 && data[0].Item2 == 0 && constantOut[data[0].Item1]);
             if (kind == StepKind.Placeholder) placeholders.Add(gi);
             int outCount = Math.Max(Math.Max(referenced[s], OutputArity(node)), 1);
             kernels.TryGet(node.Op, out var kernel);
@@ -166,7 +172,7 @@ internal sealed class ExecutionPlan
                 Kernel = kernel,
                 Context = new KernelContext(node, new Tensor[data.Count], outCount, options)
                 {
-                    ConstantInputs = data.Select(d => graph.Nodes[order[d.Item1]].Op == "Const").ToArray(),
+                    ConstantInputs = data.Select(d => d.Item2 == 0 && constantOut[d.Item1]).ToArray(),
                 },
                 DataInputs = data.ToArray(),
                 ControlInputs = control.ToArray(),
@@ -313,6 +319,9 @@ internal sealed class ExecutionPlan
 
     /// <summary>The value a Const node of this plan holds now (a shape-only stand-in once released; tests).</summary>
     internal Tensor? ConstantOf(string node) => _steps.FirstOrDefault(st => st.Kind == StepKind.Constant && st.Node.Name == node)?.Constant;
+
+    /// <summary>The kernel context of a node's step (tests).</summary>
+    internal KernelContext? ContextOf(string node) => _steps.FirstOrDefault(st => st.Node.Name == node)?.Context;
 
     /// <summary>The graph this plan runs (its node indices are the ones the plan uses).</summary>
     public TfGraph Graph { get; }

@@ -121,6 +121,45 @@ public class SessionMemoryTests
     }
 
     [Fact]
+    public void A_weight_read_through_an_Identity_is_a_constant_to_its_kernel()
+    {
+        // Frozen Keras graphs read their weights through Identity nodes: the MatMul must still see a constant (packed once,
+        // not on every run), while an Identity of a fed value or of another output is no constant.
+        var b = new GraphBuilder();
+        b.Placeholder("x", DataType.DtFloat, 8, 16);
+        b.Const("w", Tensor.Create(K.Random(16 * 24, 3), 16, 24));
+        b.Op("w/read", "Identity", DataType.DtFloat, "w");
+        b.Op("w/read2", "Identity", DataType.DtFloat, "w/read");
+        b.Op("mm", "MatMul", DataType.DtFloat, "x", "w/read2");
+        b.Op("xi", "Identity", DataType.DtFloat, "x");
+        b.Op("mm2", "MatMul", DataType.DtFloat, "x", "xi").Attr["transpose_b"] = Attr.Bool(true); // x·xᵀ
+        var graph = b.Graph;
+        var xs = Tensor.Create(K.Random(8 * 16, 4), 8, 16);
+        var expected = MatMul(xs.As<float>(), 8, 16, K.Random(16 * 24, 3), 24);
+        using var session = new GraphSession(graph, ["mm"], new EngineOptions { IntraOpThreads = 1 });
+        for (int run = 0; run < 2; run++)
+            K.Close(expected, session.Run(new Dictionary<string, Tensor> { ["x"] = xs })["mm"].As<float>(), 1e-5f);
+        var ctx = session.DefaultPlan.ContextOf("mm")!;
+        Assert.True(ctx.IsConstantInput(1));
+        Assert.False(ctx.IsConstantInput(0));
+        Assert.True(ctx.HoldsPrepared);
+        Assert.False(session.PlanOf("mm2").ContextOf("mm2")!.IsConstantInput(1));
+    }
+
+    private static float[] MatMul(float[] a, int m, int k, float[] b, int n)
+    {
+        var c = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+                c[i * n + j] = (float)s;
+            }
+        return c;
+    }
+
+    [Fact]
     public void A_session_that_owns_its_graph_drops_the_values_before_its_first_run()
     {
         // Planning decodes the constants; the graph's copies go at once, so the first run never holds both.
