@@ -123,8 +123,9 @@ internal sealed class ExecutionPlan
         }
 
         _steps = new PlanStep[order.Length];
-        // Per step: its output 0 is a graph constant (a Const, or an Identity-like op passing one through: frozen Keras
-        // graphs read every weight through an Identity), the same tensor on every run, so kernels may keep work derived from it.
+        // Per step: its output 0 is a graph constant (a Const, or an Identity-like op passing one through: a frozen TF1
+        // graph reads each former variable through its "read" Identity), the same tensor on every run, so kernels may keep
+        // work derived from it.
         var constantOut = new bool[order.Length];
         var placeholders = new List<int>();
         bool controlFlow = false;
