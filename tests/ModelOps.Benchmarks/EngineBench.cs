@@ -26,8 +26,8 @@ public static class EngineBench
         }
         int all = Environment.ProcessorCount;
         int runs = quick ? 3 : 9;
-        // Latency: the two engines' runs alternate (managed, ORT, managed ...) so both see the same machine; at least
-        // pairedRuns pairs and pairedSeconds of them, the median of each side.
+        // Latency: the two engines run in alternating blocks so both see the same machine (see Paired): at least pairedRuns
+        // runs each and pairedSeconds in all, the median of each side.
         int pairedRuns = quick ? 15 : 41;
         double pairedSeconds = quick ? 0.5 : 2.0;
         int batchRuns = quick ? 1 : 3;
@@ -353,6 +353,9 @@ public static class EngineBench
         for (int w = 0; w < 2 || (w < 30 && sw.ElapsedMilliseconds < 1500); w++) body();
     }
 
+    /// <summary>Milliseconds between the blocks of <see cref="Paired"/> (env BENCH_GAP_MS).</summary>
+    private static readonly int PairGapMs = int.TryParse(Environment.GetEnvironmentVariable("BENCH_GAP_MS"), out int g) ? g : 100;
+
     /// <summary>
     /// Median wall ms and median process CPU ms of <paramref name="a"/> and of <paramref name="b"/>, in alternating blocks
     /// after both warmed up: at least <paramref name="minRuns"/> runs each and until <paramref name="seconds"/> have passed
@@ -360,8 +363,6 @@ public static class EngineBench
     /// after one untimed run, and 100 ms pass between blocks (BENCH_GAP_MS): an engine's worker threads spin for a while
     /// after a run (ONNX Runtime's for more than 20 ms here) and must not take the other engine's cores.
     /// </summary>
-    private static readonly int PairGapMs = int.TryParse(Environment.GetEnvironmentVariable("BENCH_GAP_MS"), out int g) ? g : 100;
-
     private static ((double Wall, double Cpu) A, (double Wall, double Cpu) B) Paired(int minRuns, double seconds, Action a, Action b)
     {
         var bodies = new[] { a, b };
@@ -396,25 +397,6 @@ public static class EngineBench
             return v[v.Count / 2];
         }
         return ((Mid(t[0]), Mid(c[0])), (Mid(t[1]), Mid(c[1])));
-    }
-
-    /// <summary>Median wall ms and median process CPU ms of <paramref name="runs"/> runs after the warm-up.</summary>
-    private static (double Wall, double Cpu) Median(int runs, Action body)
-    {
-        WarmUp(body);
-        var t = new double[runs];
-        var c = new double[runs];
-        for (int i = 0; i < runs; i++)
-        {
-            double c0 = ProcessCpuMs();
-            var sw = Stopwatch.StartNew();
-            body();
-            t[i] = sw.Elapsed.TotalMilliseconds;
-            c[i] = ProcessCpuMs() - c0;
-        }
-        Array.Sort(t);
-        Array.Sort(c);
-        return (t[runs / 2], c[runs / 2]);
     }
 
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]

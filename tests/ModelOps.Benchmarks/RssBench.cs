@@ -3,9 +3,7 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using ModelOps.Core.Converters.Onnx;
 using ModelOps.Core.Formats;
-using ModelOps.Core.Ops;
 using ModelOps.Core.Runtime;
-using ModelOps.Core.Tensors;
 
 namespace ModelOps.Benchmarks;
 
