@@ -580,12 +580,16 @@ public sealed partial class ConvolutionOps : OpFamily
             int ch = 0;
             if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && owHi > owLo)
             {
-                // 16 channels at a time over the whole-window columns; their border columns as two 8-lane groups.
+                // 16 channels at a time in 512-bit registers, the whole-window columns and then the border ones.
                 for (; ch + 16 <= c; ch += 16)
                 {
                     DepthwiseInterior16(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3);
-                    DepthwiseGroup<AllLanes>(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3, default, interiorDone: true);
-                    DepthwiseGroup<AllLanes>(g, rowIn, f0, orow, ch + 8, nh, owLo, owHi, fast3x3, default, interiorDone: true);
+                    if (DepthwiseWideBorders) DepthwiseBorder16(g, rowIn, f0, orow, ch, nh, owLo, owHi);
+                    else
+                    {
+                        DepthwiseGroup<AllLanes>(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3, default, interiorDone: true);
+                        DepthwiseGroup<AllLanes>(g, rowIn, f0, orow, ch + 8, nh, owLo, owHi, fast3x3, default, interiorDone: true);
+                    }
                 }
             }
             for (; ch < c; ch += 8)
@@ -840,6 +844,43 @@ public sealed partial class ConvolutionOps : OpFamily
                     acc = Avx512F.FusedMultiplyAdd(Vector512.Load(ipp), Vector512.Load(fpp), acc);
             }
             acc.Store(o);
+        }
+    }
+
+    /// <summary>Whether the border columns of 16-channel blocks go in 16-lane registers (tests and benchmarks compare both).</summary>
+    internal static bool DepthwiseWideBorders = true;
+
+    /// <summary>
+    /// Channels [ch, ch+16) of the border columns of one output row (those outside [owLo, owHi), whose windows the image
+    /// clips) in one 512-bit register each: the taps inside the image, kernel row by row, from a zero accumulator, as the
+    /// 8-lane border loop of <see cref="DepthwiseGroup{TL}"/> adds them, so the same results. On 7×7 maps under a 5×5 window
+    /// four of the seven columns are border columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DepthwiseBorder16(ConvGeometry g, float* rowIn, float* f0, float* orow, int ch, int nh, int owLo, int owHi)
+    {
+        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
+        long tapW = (long)DW * c, tapH = (long)DH * W * c;
+        long fTapH = (long)KW * c;
+        for (int ow = 0; ow < OW; ow++)
+        {
+            if (ow == owLo) ow = owHi;
+            if (ow >= OW) break;
+            int iw0 = ow * SW - padLeft;
+            int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+            int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
+            float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
+            float* fr = f0 + (long)kw0 * c + ch;
+            int nw = kw1 - kw0;
+            var acc = Vector512<float>.Zero;
+            for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
+            {
+                float* ipp = ir;
+                float* fpp = fr;
+                for (int kw = 0; kw < nw; kw++, ipp += tapW, fpp += c)
+                    acc = Avx512F.FusedMultiplyAdd(Vector512.Load(ipp), Vector512.Load(fpp), acc);
+            }
+            acc.Store(orow + (long)ow * c + ch);
         }
     }
 
