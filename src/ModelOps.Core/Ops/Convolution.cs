@@ -578,12 +578,12 @@ public sealed partial class ConvolutionOps : OpFamily
             float* rowIn = img + (long)(ih0 + kh0 * DH) * W * c; // first in-image kernel row, column 0
             float* f0 = pf + (long)kh0 * fTapH;
             int ch = 0;
-            if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && owHi > owLo)
+            if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && (owHi > owLo || DepthwiseWideBorders))
             {
-                // 16 channels at a time in 512-bit registers, the whole-window columns and then the border ones.
+                // 16 channels at a time in 512-bit registers, the whole-window columns (if any) and then the border ones.
                 for (; ch + 16 <= c; ch += 16)
                 {
-                    DepthwiseInterior16(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3);
+                    if (owHi > owLo) DepthwiseInterior16(g, rowIn, f0, orow, ch, nh, owLo, owHi, fast3x3);
                     if (DepthwiseWideBorders) DepthwiseBorder16(g, rowIn, f0, orow, ch, nh, owLo, owHi);
                     else
                     {

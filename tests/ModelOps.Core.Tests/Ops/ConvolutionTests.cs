@@ -315,16 +315,17 @@ public class ConvolutionTests
     public void DepthwiseWideBorderColumnsGiveTheBitsOfTheEightLaneOnes()
     {
         // The border columns of a 16-channel block in one 512-bit register add the same taps in the same order as two
-        // 8-lane groups: 7×7 and 14×14 maps under 5×5 windows (most columns are border ones), 3×3, stride 2, dilation 2.
-        foreach (var (h, c, k, s, d) in new[] { (7, 32, 5, 1, 1), (14, 48, 5, 1, 1), (9, 40, 3, 1, 1), (11, 16, 3, 2, 1), (12, 32, 3, 1, 2), (8, 16, 5, 2, 1) })
+        // 8-lane groups: 7×7 and 14×14 maps under 5×5 windows (most columns are border ones), 3×3, stride 2, dilation 2,
+        // and a map 3 wide under a 5×5 window (no column has its whole window inside: all are border columns).
+        foreach (var (h, w, c, k, s, d) in new[] { (7, 7, 32, 5, 1, 1), (14, 17, 48, 5, 1, 1), (9, 12, 40, 3, 1, 1), (11, 14, 16, 3, 2, 1), (12, 15, 32, 3, 1, 2), (8, 11, 16, 5, 2, 1), (4, 3, 16, 5, 1, 1) })
         {
-            var x = K.Random(h * (h + 3) * c, h + c);
-            x[(h / 2 * (h + 3) + 1) * c + 17 % c] = float.NaN; // a NaN in a border window
+            var x = K.Random(h * w * c, h + c);
+            x[(h / 2 * w + 1) * c + 17 % c] = float.NaN; // a NaN in a border window
             var f = K.Random(k * k * c, k + c);
             float[] Run(bool wide)
             {
                 ConvolutionOps.DepthwiseWideBorders = wide;
-                try { return K.Run1("DepthwiseConv2dNative", ConvAttrs("SAME", s, s, d, d), K.F(x, 1, h, h + 3, c), K.F(f, k, k, c, 1)).As<float>(); }
+                try { return K.Run1("DepthwiseConv2dNative", ConvAttrs("SAME", s, s, d, d), K.F(x, 1, h, w, c), K.F(f, k, k, c, 1)).As<float>(); }
                 finally { ConvolutionOps.DepthwiseWideBorders = true; }
             }
             var wideBits = Run(true).Select(BitConverter.SingleToInt32Bits).ToArray();
