@@ -708,12 +708,7 @@ public sealed partial class ConvolutionOps : OpFamily
                     ow = (done == 1 ? owHi : owQuadEnd) - 1;
                     continue;
                 }
-                int iw0 = ow * SW - padLeft;
-                int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
-                int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
-                float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
-                float* fr = f0 + (long)kw0 * c + ch;
-                int nw = kw1 - kw0;
+                int nw = ColumnTaps(g, ow, rowIn, f0, ch, out float* ir, out float* fr);
                 var acc = Vector256<float>.Zero;
                 for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
                 {
@@ -859,19 +854,14 @@ public sealed partial class ConvolutionOps : OpFamily
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwiseBorder16(ConvGeometry g, float* rowIn, float* f0, float* orow, int ch, int nh, int owLo, int owHi)
     {
-        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, DH = g.DH, DW = g.DW, SW = g.SW, padLeft = g.PadLeft;
+        int c = g.C, W = g.W, OW = g.OW, KW = g.KW, DH = g.DH, DW = g.DW;
         long tapW = (long)DW * c, tapH = (long)DH * W * c;
         long fTapH = (long)KW * c;
         for (int ow = 0; ow < OW; ow++)
         {
             if (ow == owLo) ow = owHi;
             if (ow >= OW) break;
-            int iw0 = ow * SW - padLeft;
-            int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
-            int kw1 = Math.Min(KW, W - iw0 <= 0 ? 0 : (W - iw0 + DW - 1) / DW);
-            float* ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
-            float* fr = f0 + (long)kw0 * c + ch;
-            int nw = kw1 - kw0;
+            int nw = ColumnTaps(g, ow, rowIn, f0, ch, out float* ir, out float* fr);
             var acc = Vector512<float>.Zero;
             for (int kh = 0; kh < nh; kh++, ir += tapH, fr += fTapH)
             {
@@ -882,6 +872,22 @@ public sealed partial class ConvolutionOps : OpFamily
             }
             acc.Store(orow + (long)ow * c + ch);
         }
+    }
+
+    /// <summary>
+    /// The taps of output column <paramref name="ow"/> that fall inside the image horizontally: how many, and the first one's
+    /// input (<paramref name="ir"/>, from <paramref name="rowIn"/>) and filter (<paramref name="fr"/>) addresses at channel <paramref name="ch"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int ColumnTaps(ConvGeometry g, int ow, float* rowIn, float* f0, int ch, out float* ir, out float* fr)
+    {
+        int c = g.C, DW = g.DW;
+        int iw0 = ow * g.SW - g.PadLeft;
+        int kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+        int kw1 = Math.Min(g.KW, g.W - iw0 <= 0 ? 0 : (g.W - iw0 + DW - 1) / DW);
+        ir = rowIn + (long)(iw0 + kw0 * DW) * c + ch;
+        fr = f0 + (long)kw0 * c + ch;
+        return kw1 - kw0;
     }
 
     /// <summary>One filter row of the stride-1 3×3 step: four pixels' accumulators += six input columns × three taps.</summary>
