@@ -48,7 +48,9 @@ public static class InferenceSessions
     /// (ONNX Runtime ignores it).</param>
     /// <param name="releaseGraphConstants">For a TensorFlow graph on the managed engine: the session drops the constant values
     /// from the graph it read once its plan for <paramref name="outputs"/> holds them (<see cref="EngineOptions.ReleaseGraphConstants"/>),
-    /// so the weights are in memory once; runs must then ask for those outputs (or none).</param>
+    /// so the weights are in memory once; runs must then ask for those outputs (or none). For a model file of
+    /// <see cref="CollectAfterLoadBytes"/> or more, a full garbage collection then reclaims the file's bytes and the dropped
+    /// values before the first run.</param>
     public static IInferenceSession Open(string path, IReadOnlyList<string>? outputs = null, bool dequantize = false,
         InferenceEngine engine = InferenceEngine.Managed, int? intraOpThreads = null, OpProfile? profile = null, bool releaseGraphConstants = false)
     {
