@@ -23,8 +23,9 @@ public enum KernelTraits
     /// <summary>
     /// The kernel reads the elements of input 1 (its weights) only through <see cref="KernelContext.Prepared{T}"/>, which
     /// keeps a prepared copy (a packed filter) when the input is a graph constant; otherwise it reads only that input's
-    /// dtype and shape. After a completed run, the plan keeps only the shape of a constant that is read by no other
-    /// kernel (<see cref="Tensors.Tensor.ShapeOnly"/>), so the session holds one copy of those weights, not two.
+    /// dtype and shape. Once such kernels have prepared it (in the first run, right after its last reader), the plan keeps
+    /// only the shape of a constant that is read by no other kernel (<see cref="Tensors.Tensor.ShapeOnly"/>), so the
+    /// session holds one copy of those weights, not two.
     /// </summary>
     PreparesWeights = 2,
 }

@@ -262,8 +262,8 @@ internal sealed class ExecutionPlan
     }
 
     // The session's decoded constants (shared by its plans) and the constant steps whose every reader keeps its own
-    // prepared copy: after the first completed run they keep only their shape (null once done, when there are none,
-    // and in control-flow plans).
+    // prepared copy: in the first run each keeps only its shape once its readers have prepared it, and whatever is left
+    // when that run completes (null once done, when there are none, and in control-flow plans).
     private readonly Dictionary<int, Tensor> _constantCache;
     private (int Step, int[] Readers)[]? _preparedWeights;
     // Per step: the entries of _preparedWeights it reads (null for the others), so the first run lets a weight go as soon
