@@ -25,7 +25,7 @@ public static class EngineBench
             return 0;
         }
         int all = Environment.ProcessorCount;
-        int runs = quick ? 3 : 9;
+        int poolRuns = quick ? 3 : 9; // rounds of the pool on/off comparison beside the memory table
         // Latency: the two engines run in alternating blocks so both see the same machine (see Paired): at least pairedRuns
         // runs each and pairedSeconds in all, the median of each side.
         int pairedRuns = quick ? 15 : 41;
@@ -72,7 +72,7 @@ public static class EngineBench
                     Console.WriteLine($"{name,-26} {threads,3} {m,8:F2} {o,7:F2} {m / o,6:F2} {mc,8:F2} {oc,8:F2} {mc / oc,9:F2} {b32}");
                     if (!name.StartsWith("benchtf/", StringComparison.Ordinal))
                         (ratios.TryGetValue(threads, out var list) ? list : ratios[threads] = new()).Add((name, m / o, mc / oc));
-                    if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs, runs));
+                    if (threads == 1) memory.Add(Memory(name, graph, feeds, outputs, poolRuns));
                 }
                 catch (ModelOps.Core.Errors.ModelOpsException ex)
                 {

@@ -77,13 +77,13 @@ internal static class RssBench
     {
         var m = EngineBench.ModelFiles().Single(f => f.Name == model);
         var feeds = m.Feeds();
-        OrtValue[]? ortInputs = null;
-        string[]? ortNames = null;
+        // ONNX Runtime's inputs, keyed as the converter names them: by TensorFlow tensor ("x:0"), where the corpus may name a node.
+        var ortInputs = new Dictionary<string, OrtValue>(StringComparer.Ordinal);
         if (engine == "ort")
         {
             _ = OrtEnv.Instance(); // the library and its environment belong to the process, not to the model
-            ortNames = feeds.Keys.ToArray();
-            ortInputs = feeds.Values.Select(t => OrtValue.CreateTensorValueFromMemory(t.As<float>(), t.Shape.Select(d => (long)d).ToArray())).ToArray();
+            foreach (var (name, t) in feeds)
+                ortInputs[name.Contains(':') ? name : name + ":0"] = OrtValue.CreateTensorValueFromMemory(t.As<float>(), t.Shape.Select(d => (long)d).ToArray());
         }
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -99,19 +99,19 @@ internal static class RssBench
         {
             using var so = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
             using var s = new InferenceSession(onnx, so);
-            // The converter names inputs by their TensorFlow tensors ("x:0"); the corpus names them by node or tensor.
             var names = s.InputMetadata.Keys.ToArray();
-            ortInputs = names.Select(n => ortInputs![Array.FindIndex(ortNames!, f => f == n || f + ":0" == n)]).ToArray();
+            var values = names.Select(n => ortInputs.TryGetValue(n, out var v) ? v
+                : throw new InvalidOperationException($"The converted model's input '{n}' has no feed (fed: {string.Join(", ", ortInputs.Keys)}).")).ToArray();
             var outs = s.OutputMetadata.Keys.ToArray();
             using var ro = new RunOptions();
             for (int i = 0; i < Runs; i++)
             {
-                using var r = s.Run(ro, names, ortInputs!, outs);
+                using var r = s.Run(ro, names, values, outs);
             }
         }
         long peak = Status("VmHWM");
         Console.WriteLine(FormattableString.Invariant($"rss {(peak - before) * 1024}"));
-        GC.KeepAlive(ortNames);
+        foreach (var v in ortInputs.Values) v.Dispose();
         return 0;
     }
 

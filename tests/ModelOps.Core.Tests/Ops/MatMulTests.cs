@@ -241,7 +241,7 @@ public class MatMulTests
         Assert.Equal(new float[] { 0, 2, 0, 2 }, K.Rerun(constant).As<float>());
         Assert.NotNull(constant.EpilogueCache);
         Assert.Equal(new float[] { 0, 2, 0, 2 }, K.Rerun(constant).As<float>());
-        constant.Inputs[2] = K.F([4, -10], 2); // another plan's constant (a context is not shared, but the check is cheap)
+        constant.Inputs[2] = K.F([4, -10], 2); // another constant tensor: the kept epilogue is not its epilogue
         Assert.Equal(new float[] { 2, 0, 2, 0 }, K.Rerun(constant).As<float>());
         // Folded batch norm: scale and shift computed from four fed vectors, again each run.
         var bn = K.A(("fused_ops", Attr.Strings("FusedBatchNorm")), ("num_args", Attr.Int(4)), ("epsilon", Attr.Float(0)));
